@@ -1,0 +1,231 @@
+"""The YAML config users write, validated by pydantic.
+
+Every mistake a user can make here becomes a `ConfigError` whose lines name the key
+path (`stages[0].langid.threshold`) and what was expected, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stages import STAGE_NAMES, stage_config_model
+
+
+class ConfigError(Exception):
+    """A user mistake in the config or on the command line (exit code 2)."""
+
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        head = f"invalid config {source}" if source else "invalid config"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(Strict):
+    output: str = "out/mix"
+    work_dir: str = ".prep-cache"
+    seed: int = 0
+    batch_size: int = Field(default=512, ge=1, description="documents per Arrow batch in stages")
+
+
+class RayConfig(Strict):
+    address: str | None = None  # null: start a local Ray; "auto" or "ray://host:10001": join
+    num_cpus: int | None = Field(default=None, ge=1)  # local Ray only; default: all cores
+
+
+class SourceConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    domain: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    format: Literal["jsonl", "parquet", "text", "warc", "wet"]
+    paths: list[str] = Field(min_length=1)
+    text_field: str = "text"  # jsonl/parquet: field holding the text ("a.b" for nested JSON)
+    url_field: str | None = None  # jsonl/parquet: optional field holding a URL
+    max_doc_bytes: int = Field(default=10_000_000, ge=1)  # larger documents are rejected
+    extractor: Literal["trafilatura"] = "trafilatura"  # warc: HTML-to-text extractor
+
+
+class MixConfig(Strict):
+    target_tokens: int | None = Field(default=None, ge=1)
+    max_epochs: float = Field(default=4, gt=0)
+    val_fraction: float = Field(default=0.01, ge=0, lt=1)
+    policy: Literal["error", "renormalise"] = "error"
+    weights: dict[str, float] = Field(default_factory=dict)
+
+
+class TokenizerTrain(Strict):
+    vocab_size: int = Field(default=32000, ge=256)
+
+
+class TokenizerConfig(Strict):
+    train: TokenizerTrain | None = None
+    path: str | None = None
+
+
+class PrepConfig(Strict):
+    run: RunConfig = RunConfig()
+    ray: RayConfig = RayConfig()
+    sources: list[SourceConfig] = Field(min_length=1)
+    stages: list[dict[str, Any]] = Field(default_factory=list)
+    mix: MixConfig | None = None
+    tokenizer: TokenizerConfig | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+        return sources
+
+
+class StageSpec(BaseModel):
+    """One validated entry of `stages:`: the stage name and its typed config."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    name: str
+    index: int
+    config: Any
+
+    def fingerprint(self) -> dict:
+        return {"name": self.name, "config": self.config.model_dump(mode="json")}
+
+
+class Config:
+    """A validated config plus where it came from (relative paths resolve from the cwd)."""
+
+    def __init__(self, model: PrepConfig, stages: list[StageSpec], path: str | None):
+        self.model = model
+        self.stages = stages
+        self.path = path
+
+    @property
+    def run(self) -> RunConfig:
+        return self.model.run
+
+    @property
+    def sources(self) -> list[SourceConfig]:
+        return self.model.sources
+
+    def resolved(self) -> dict:
+        """The config as it will run, for manifests and checkpoint keys."""
+        data = self.model.model_dump(mode="json")
+        data["stages"] = [{s.name: s.config.model_dump(mode="json")} for s in self.stages]
+        return data
+
+
+def _format_loc(prefix: str, loc: tuple) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _problems(err: ValidationError, prefix: str = "") -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        where = _format_loc(prefix, loc)
+        if e["type"] == "extra_forbidden":
+            out.append(f"{where}: unknown key")
+        elif e["type"] == "missing":
+            out.append(f"{where}: required key is missing")
+        else:
+            got = e.get("input")
+            shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+            out.append(f"{where}: {e['msg']} (got {shown[:80]})")
+    return out
+
+
+def _validate_stages(raw: list[dict[str, Any]]) -> tuple[list[StageSpec], list[str]]:
+    specs, problems = [], []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw):
+        where = f"stages[{i}]"
+        if not isinstance(entry, dict) or len(entry) != 1:
+            problems.append(f"{where}: expected a mapping with one stage name, e.g. '- langid: {{...}}'")
+            continue
+        (name, body), = entry.items()
+        if name not in STAGE_NAMES:
+            problems.append(f"{where}.{name}: unknown stage (known: {', '.join(STAGE_NAMES)})")
+            continue
+        if name in seen:
+            problems.append(f"{where}.{name}: stage listed twice")
+            continue
+        seen.add(name)
+        try:
+            cfg = stage_config_model(name).model_validate(body or {})
+        except ValidationError as err:
+            problems.extend(_problems(err, f"{where}.{name}"))
+            continue
+        specs.append(StageSpec(name=name, index=i, config=cfg))
+    return specs, problems
+
+
+def _check_files(cfg: PrepConfig, specs: list[StageSpec]) -> list[str]:
+    """Missing files and empty globs, named by key path (fsspec: remote URLs too)."""
+    from pipeline.sources import expand_paths
+
+    problems = []
+    for i, src in enumerate(cfg.sources):
+        for j, pattern in enumerate(src.paths):
+            try:
+                found = expand_paths([pattern])
+            except Exception as exc:  # an unknown protocol, a missing fsspec plugin, no access
+                problems.append(f"sources[{i}].paths[{j}]: cannot list {pattern!r}: {exc}")
+                continue
+            if not found:
+                problems.append(f"sources[{i}].paths[{j}]: no file matches {pattern!r}")
+    for spec in specs:
+        check = getattr(spec.config, "check_files", None)
+        if check is not None:
+            problems.extend(f"stages[{spec.index}].{spec.name}.{p}" for p in check())
+    return problems
+
+
+def parse_config(data: Any, source: str | None = None, check_files: bool = True) -> Config:
+    """Validate a config mapping; raise ConfigError listing every problem found."""
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): expected a mapping of sections (run, sources, stages, ...)"], source)
+    try:
+        model = PrepConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_problems(err), source) from None
+    specs, problems = _validate_stages(model.stages)
+    if not problems and check_files:
+        problems = _check_files(model, specs)
+    if problems:
+        raise ConfigError(problems, source)
+    return Config(model, specs, source)
+
+
+def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a YAML config file; `overrides` are dotted keys set on top."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([f"config file not found: {p}"], str(p))
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(p)) from None
+    for dotted, value in (overrides or {}).items():
+        node = data if isinstance(data, dict) else {}
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {}) if isinstance(node.get(key), dict | None) else {}
+        node[leaf] = value
+    return parse_config(data, str(p))
