@@ -55,30 +55,11 @@ class SourceConfig(Strict):
     extractor: Literal["trafilatura"] = "trafilatura"  # warc: HTML-to-text extractor
 
 
-class MixConfig(Strict):
-    target_tokens: int | None = Field(default=None, ge=1)
-    max_epochs: float = Field(default=4, gt=0)
-    val_fraction: float = Field(default=0.01, ge=0, lt=1)
-    policy: Literal["error", "renormalise"] = "error"
-    weights: dict[str, float] = Field(default_factory=dict)
-
-
-class TokenizerTrain(Strict):
-    vocab_size: int = Field(default=32000, ge=256)
-
-
-class TokenizerConfig(Strict):
-    train: TokenizerTrain | None = None
-    path: str | None = None
-
-
 class PrepConfig(Strict):
     run: RunConfig = RunConfig()
     ray: RayConfig = RayConfig()
     sources: list[SourceConfig] = Field(min_length=1)
     stages: list[dict[str, Any]] = Field(default_factory=list)
-    mix: MixConfig | None = None
-    tokenizer: TokenizerConfig | None = None
 
     @field_validator("sources")
     @classmethod
@@ -159,7 +140,7 @@ def _validate_stages(raw: list[dict[str, Any]]) -> tuple[list[StageSpec], list[s
         if not isinstance(entry, dict) or len(entry) != 1:
             problems.append(f"{where}: expected a mapping with one stage name, e.g. '- langid: {{...}}'")
             continue
-        (name, body), = entry.items()
+        ((name, body),) = entry.items()
         if name not in STAGE_NAMES:
             problems.append(f"{where}.{name}: unknown stage (known: {', '.join(STAGE_NAMES)})")
             continue
@@ -201,14 +182,17 @@ def parse_config(data: Any, source: str | None = None, check_files: bool = True)
     """Validate a config mapping; raise ConfigError listing every problem found."""
     if not isinstance(data, dict):
         raise ConfigError(["(top level): expected a mapping of sections (run, sources, stages, ...)"], source)
+    problems: list[str] = []
     try:
         model = PrepConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_problems(err), source) from None
-    specs, problems = _validate_stages(model.stages)
-    if not problems and check_files:
+        model, problems = None, _problems(err)
+    raw_stages = data.get("stages") or []
+    specs, stage_problems = _validate_stages(raw_stages) if isinstance(raw_stages, list) else ([], [])
+    problems += stage_problems
+    if model is not None and not problems and check_files:
         problems = _check_files(model, specs)
-    if problems:
+    if problems or model is None:
         raise ConfigError(problems, source)
     return Config(model, specs, source)
 

@@ -1,0 +1,164 @@
+"""Counting docs and bytes in, kept and dropped per stage and domain, and checking the sums.
+
+Workers send per-batch counts to one `Accountant` actor keyed by (stage, batch
+fingerprint): a batch that Ray retries after a worker failure overwrites its own
+entry instead of being counted twice. The runner then checks the invariant of
+DESIGN.md — in == kept + dropped for every stage and domain, each stage's input equals
+the previous stage's output, and the rows on disk agree with the counts — and fails
+the run loudly when any of it does not hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+
+
+class AccountingError(RuntimeError):
+    """Documents were lost or invented somewhere: the run must not produce output."""
+
+
+def batch_key(ids: pa.ChunkedArray | pa.Array) -> str:
+    """A fingerprint of a batch's ids: the same batch retried gives the same key."""
+    h = hashlib.blake2b(digest_size=16)
+    for chunk in ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]:
+        for buf in chunk.buffers():
+            if buf is not None:
+                h.update(buf)
+    h.update(str(len(ids)).encode())
+    return h.hexdigest()
+
+
+def text_bytes(table: pa.Table) -> np.ndarray:
+    """UTF-8 byte length of each row's text (0 for null)."""
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    lengths = pc.binary_length(table.column("text"))
+    return pc.fill_null(lengths, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _empty_domain() -> dict:
+    return {"in": [0, 0], "kept": [0, 0], "dropped": [0, 0], "rules": {}}
+
+
+def count_batch(before: pa.Table, after: pa.Table, rules: Iterable[str | None]) -> dict:
+    """Per-domain [docs, bytes] in, kept, dropped and per rule for one stage on one batch.
+
+    `before` is what entered the stage, `after` what it returned (same rows, same order;
+    texts may have been rewritten): bytes in are measured before, bytes out after.
+    """
+    domains = before.column("domain").to_pylist()
+    bytes_in, bytes_out = text_bytes(before), text_bytes(after)
+    out: dict[str, dict] = {}
+    for domain, rule, b_in, b_out in zip(domains, rules, bytes_in, bytes_out, strict=True):
+        d = out.setdefault(domain, _empty_domain())
+        d["in"][0] += 1
+        d["in"][1] += int(b_in)
+        if rule is None:
+            d["kept"][0] += 1
+            d["kept"][1] += int(b_out)
+        else:
+            d["dropped"][0] += 1
+            d["dropped"][1] += int(b_out)
+            r = d["rules"].setdefault(rule, [0, 0])
+            r[0] += 1
+            r[1] += int(b_out)
+    return out
+
+
+def merge(into: Any, other: Any) -> Any:
+    """Sum nested dicts / lists / numbers leaf by leaf (missing keys count as zero)."""
+    if isinstance(other, dict):
+        into = {} if into is None else into
+        for k, v in other.items():
+            into[k] = merge(into.get(k), v)
+        return into
+    if isinstance(other, list):
+        if into is None:
+            return list(other)
+        if len(into) < len(other):
+            into = into + [0] * (len(other) - len(into))
+        return [a + b for a, b in zip(into, other + [0] * (len(into) - len(other)), strict=True)]
+    return other if into is None else into + other
+
+
+@ray.remote(num_cpus=0)
+class Accountant:
+    """Collects per-batch counts from every worker of a run."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[dict, dict]] = {}
+
+    def add(self, stage: str, key: str, counts: dict, metrics: dict) -> None:
+        self._entries[(stage, key)] = (counts, metrics)
+
+    def snapshot(self, stage: str) -> dict:
+        counts: dict = {}
+        metrics: dict = {}
+        for (name, _), (c, m) in self._entries.items():
+            if name == stage:
+                counts = merge(counts, c)
+                metrics = merge(metrics, m)
+        return finish(counts, metrics)
+
+
+def finish(domains: dict, metrics: dict) -> dict:
+    """Turn [docs, bytes] pairs into the stats.json shape with totals."""
+
+    def pair(p: list[int]) -> dict:
+        return {"docs": int(p[0]), "bytes": int(p[1])}
+
+    out_domains = {}
+    total = _empty_domain()
+    for domain in sorted(domains):
+        d = domains[domain]
+        total = merge(total, d)
+        out_domains[domain] = {
+            "in": pair(d["in"]),
+            "kept": pair(d["kept"]),
+            "dropped": pair(d["dropped"]),
+            "rules": {r: pair(v) for r, v in sorted(d["rules"].items())},
+        }
+    return {
+        "in": pair(total["in"]),
+        "kept": pair(total["kept"]),
+        "dropped": pair(total["dropped"]),
+        "rules": {r: pair(v) for r, v in sorted(total["rules"].items())},
+        "domains": out_domains,
+        "metrics": metrics,
+    }
+
+
+def check_stage(name: str, stats: dict) -> None:
+    """in == kept + dropped, per domain, and the rules add up to dropped."""
+    for domain, d in {"(all)": stats, **stats["domains"]}.items():
+        if d["in"]["docs"] != d["kept"]["docs"] + d["dropped"]["docs"]:
+            raise AccountingError(
+                f"stage {name}, domain {domain}: {d['in']['docs']} docs in but "
+                f"{d['kept']['docs']} kept + {d['dropped']['docs']} dropped"
+            )
+        if sum(r["docs"] for r in d["rules"].values()) != d["dropped"]["docs"]:
+            raise AccountingError(f"stage {name}, domain {domain}: drop reasons do not add up to dropped")
+
+
+def check_chain(prev_name: str, prev: dict, name: str, stats: dict) -> None:
+    """What a stage received is exactly what the stage before it kept, per domain."""
+    domains = set(prev["domains"]) | set(stats["domains"])
+    for domain in sorted(domains):
+        kept = prev["domains"].get(domain, {}).get("kept", {"docs": 0})["docs"]
+        got = stats["domains"].get(domain, {}).get("in", {"docs": 0})["docs"]
+        if kept != got:
+            raise AccountingError(
+                f"domain {domain}: stage {prev_name} kept {kept} docs but stage {name} received {got}"
+            )
+
+
+def check_rows(what: str, expected: int, actual: int) -> None:
+    if expected != actual:
+        raise AccountingError(f"{what}: counted {expected} docs but {actual} rows are on disk")

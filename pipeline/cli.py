@@ -1,0 +1,158 @@
+"""`prep` command line. Exit codes: 0 ok, 2 bad config or command line, 1 run failure."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from pipeline import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+SAMPLE_DIR = Path("data/sample")
+
+err_console = Console(stderr=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors already; make the message one clear line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+def _uses_sample(config_path: str) -> bool:
+    """Whether a config reads the bundled sample (so the first run builds it)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+        paths = [p for s in data.get("sources", []) for p in s.get("paths", [])]
+    except Exception:
+        return False  # validation reports what is wrong with the file
+    return any(isinstance(p, str) and Path(p).parts[:2] == SAMPLE_DIR.parts for p in paths)
+
+
+def _ensure_sample(config_path: str) -> None:
+    if _uses_sample(config_path) and not (SAMPLE_DIR / "MANIFEST.json").is_file():
+        from pipeline.sample import build_sample
+
+        logging.getLogger("prep").info("building the bundled sample corpus in %s (first run)", SAMPLE_DIR)
+        build_sample(SAMPLE_DIR)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+
+    _ensure_sample(args.config)
+    config = load_config(args.config)
+    names = ", ".join(s.name for s in config.stages) or "no stages"
+    print(f"{args.config}: ok ({len(config.sources)} sources; stages: {names})")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.runner import run
+    from pipeline.summary import print_summary
+
+    _ensure_sample(args.config)
+    config = load_config(args.config)
+    result = run(config, fresh=args.fresh, address=args.address, output=args.output)
+    print_summary(result.stats)
+    print(f"output: {result.output}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.atomic import read_json
+    from pipeline.summary import print_summary
+
+    stats_path = Path(args.out) / "stats.json"
+    if not stats_path.is_file():
+        err_console.print(f"prep report: {stats_path} not found (is {args.out} the output of a prep run?)")
+        return EXIT_USAGE
+    print_summary(read_json(stats_path))
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from pipeline.sample import build_sample
+
+    manifest = build_sample(Path(args.dest), force=args.force)
+    print(f"sample corpus in {args.dest}: {manifest.get('description', '')}".rstrip(": "))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="prep", description="Prepare LLM pre-training data on Ray.")
+    parser.add_argument("--version", action="version", version=f"prep {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="run the pipeline of a config", description="Run the pipeline of CONFIG.")
+    p.add_argument("config", help="YAML config, e.g. configs/mix.yaml")
+    p.add_argument("--address", help="Ray cluster to join: 'auto', 'host:6379' or 'ray://host:10001'")
+    p.add_argument("--output", help="output directory (overrides run.output)")
+    p.add_argument("--fresh", action="store_true", help="ignore checkpoints and recompute every pass")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a config without running it", description="Check CONFIG.")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("report", help="summarise a run's output", description="Summarise the run in OUT.")
+    p.add_argument("out", help="the run's output directory (run.output)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "sample", help="build the bundled sample corpus", description="Build the sample corpus offline."
+    )
+    p.add_argument("--dest", default=str(SAMPLE_DIR), help="where to write it (default data/sample)")
+    p.add_argument("--force", action="store_true", help="rebuild even if it exists")
+    p.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.accounting import AccountingError
+    from pipeline.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    verbose = args.verbose or bool(os.environ.get("PREP_DEBUG"))
+    _setup_logging(verbose)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        return EXIT_USAGE
+    except AccountingError as exc:
+        err_console.print(f"prep: accounting check failed, no output is trustworthy: {exc}", markup=False)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        err_console.print("prep: interrupted; completed passes are kept and a re-run resumes from them")
+        return EXIT_FAILURE
+    except Exception as exc:
+        if verbose:
+            err_console.print_exception()
+        err_console.print(f"prep: run failed: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Writing `OUT/`: rejected documents, the cleaned documents, stats.json and manifest.json.
+
+The last check of the accounting invariant happens here, on the files as written:
+every document read is either in `OUT/documents/` or in `OUT/rejected/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import ray
+
+from pipeline import __version__
+from pipeline.accounting import check_rows
+from pipeline.atomic import write_json_atomic
+from pipeline.config import Config
+from pipeline.records import STATUS_COLUMNS
+
+#: rejected/*.parquet columns renamed from the internal status columns.
+REJECTED_NAMES = {"_stage": "stage", "_rule": "rule", "_reason": "reason"}
+
+
+def to_rejected(batch: pa.Table) -> pa.Table:
+    rejected = batch.filter(pc.invert(pc.is_null(batch.column("_stage"))))
+    return rejected.rename_columns([REJECTED_NAMES.get(n, n) for n in rejected.column_names])
+
+
+def to_documents(batch: pa.Table) -> pa.Table:
+    kept = batch.filter(pc.is_null(batch.column("_stage")))
+    return kept.drop_columns(list(STATUS_COLUMNS))
+
+
+def _write(ds: ray.data.Dataset, dest: Path, prefix: str) -> None:
+    """Write a dataset as `dest/prefix-NNNNN.parquet` (Ray names files by uuid)."""
+    tmp = dest / f".tmp-{prefix}-{uuid.uuid4().hex[:8]}"
+    ds.write_parquet(str(tmp))
+    for i, f in enumerate(sorted(tmp.glob("*.parquet"))):
+        f.rename(dest / f"{prefix}-{i:05d}.parquet")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _count_rows(folder: Path) -> tuple[int, int]:
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return 0, 0
+    dataset = pads.dataset([str(f) for f in files], format="parquet")
+    docs = dataset.count_rows()
+    nbytes = 0
+    if "text" in dataset.schema.names:
+        for batch in dataset.to_batches(columns=["text"]):
+            nbytes += int(pc.sum(pc.binary_length(batch.column(0))).as_py() or 0)
+    return docs, nbytes
+
+
+def _reset(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+
+def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: list) -> dict:
+    """Write rejected/ and documents/ from the pass outputs, then stats.json and manifest.json."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rejected_dir, documents_dir = out_dir / "rejected", out_dir / "documents"
+    _reset(rejected_dir)
+    _reset(documents_dir)
+    for p, data_dir in zip(passes, data_dirs, strict=True):
+        ds = ray.data.read_parquet(str(data_dir))
+        _write(ds.map_batches(to_rejected, batch_format="pyarrow"), rejected_dir, p.label)
+    last = ray.data.read_parquet(str(data_dirs[-1]))
+    _write(last.map_batches(to_documents, batch_format="pyarrow"), documents_dir, "documents")
+
+    stages = [
+        {"name": name, "pass": Path(p.dir).name, "reused": p.reused, "seconds": p.seconds, **stats}
+        for p in passes
+        for name, stats in p.stages.items()
+    ]
+    kept_docs, kept_bytes = _count_rows(documents_dir)
+    rejected_docs, _ = _count_rows(rejected_dir)
+    read_in = stages[0]["in"]["docs"]
+    check_rows("documents read vs kept + rejected on disk", read_in, kept_docs + rejected_docs)
+    check_rows("documents kept by the last stage vs documents/", stages[-1]["kept"]["docs"], kept_docs)
+    stats = {
+        "prep_version": __version__,
+        "config": config.path,
+        "stages": stages,
+        "output": {
+            "documents": {"docs": kept_docs, "bytes": kept_bytes},
+            "rejected": {"docs": rejected_docs},
+        },
+    }
+    write_json_atomic(out_dir / "stats.json", stats)
+    write_json_atomic(
+        out_dir / "manifest.json",
+        {
+            "prep_version": __version__,
+            "config": config.resolved(),
+            "passes": [{"label": p.label, "key": p.key, "reused": p.reused} for p in passes],
+            "documents": {"docs": kept_docs, "bytes": kept_bytes, "path": "documents/"},
+            "rejected": {"docs": rejected_docs, "path": "rejected/"},
+        },
+    )
+    return stats

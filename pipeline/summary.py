@@ -1,0 +1,92 @@
+"""Terminal summaries: the per-stage funnel table at the end of a run and `prep report`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def _reasons(rules: dict, limit: int = 3) -> str:
+    top = sorted(rules.items(), key=lambda kv: -kv[1]["docs"])[:limit]
+    more = len(rules) - len(top)
+    text = ", ".join(f"{r} {v['docs']:,}" for r, v in top)
+    return text + (f", +{more} more" if more > 0 else "")
+
+
+def funnel_table(stats: dict) -> Table:
+    """Docs and bytes in/out of every stage, per domain, with the main drop reasons."""
+    table = Table(title="prep: documents through each stage", title_justify="left")
+    for col, justify in (
+        ("stage", "left"),
+        ("domain", "left"),
+        ("docs in", "right"),
+        ("kept", "right"),
+        ("dropped", "right"),
+        ("bytes in", "right"),
+        ("bytes kept", "right"),
+        ("drop reasons", "left"),
+        ("", "left"),
+    ):
+        table.add_column(col, justify=justify)
+    for stage in stats["stages"]:
+        mark = "reused" if stage.get("reused") else f"{stage.get('seconds', 0):.1f}s"
+        rows = [("all", stage), *sorted(stage["domains"].items())]
+        for i, (domain, d) in enumerate(rows):
+            table.add_row(
+                stage["name"] if i == 0 else "",
+                domain,
+                f"{d['in']['docs']:,}",
+                f"{d['kept']['docs']:,}",
+                f"{d['dropped']['docs']:,}",
+                human_bytes(d["in"]["bytes"]),
+                human_bytes(d["kept"]["bytes"]),
+                _reasons(d["rules"]),
+                mark if i == 0 else "",
+                end_section=i == len(rows) - 1,
+            )
+    return table
+
+
+def language_table(stats: dict) -> Table | None:
+    """Documents per language and domain, as seen by the langid stage (before its filter)."""
+    langid = next((s for s in stats["stages"] if s["name"] == "langid"), None)
+    if not langid or not langid["metrics"].get("languages"):
+        return None
+    per_domain = langid["metrics"]["languages"]
+    totals: dict[str, int] = {}
+    for counts in per_domain.values():
+        for lang, n in counts.items():
+            totals[lang] = totals.get(lang, 0) + n
+    top = sorted(totals, key=lambda k: -totals[k])[:12]
+    table = Table(title="languages (langid, before filtering)", title_justify="left")
+    table.add_column("domain")
+    for lang in top:
+        table.add_column(lang, justify="right")
+    table.add_column("other", justify="right")
+    for domain in sorted(per_domain):
+        counts = per_domain[domain]
+        other = sum(n for lang, n in counts.items() if lang not in top)
+        table.add_row(domain, *(f"{counts.get(lang, 0):,}" for lang in top), f"{other:,}")
+    return table
+
+
+def print_summary(stats: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(funnel_table(stats))
+    langs = language_table(stats)
+    if langs is not None:
+        console.print(langs)
+    out = stats["output"]
+    console.print(
+        f"kept {out['documents']['docs']:,} documents ({human_bytes(out['documents']['bytes'])}), "
+        f"rejected {out['rejected']['docs']:,}"
+    )

@@ -1,0 +1,136 @@
+"""What runs inside Ray workers: the read task and the wrapper around every stage.
+
+The wrapper is where the accounting invariant is enforced for streaming stages: a
+stage must return exactly the rows it was given, in order, or the run fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+
+from pipeline.accounting import AccountingError, batch_key, count_batch, merge
+from pipeline.config import SourceConfig
+from pipeline.sources import InputFile
+from pipeline.stage import Stage, Verdict
+from stages import stage_class, stage_config_model
+
+READ_STAGE = "read"
+
+
+def live_mask(batch: pa.Table) -> pa.ChunkedArray:
+    """Rows no earlier step rejected."""
+    return pc.is_null(batch.column("_stage"))
+
+
+def _domain_mask(batch: pa.Table, domains: list[str] | None) -> pa.ChunkedArray:
+    if domains is None:
+        return pa.chunked_array([pa.array([True] * batch.num_rows)])
+    return pc.is_in(batch.column("domain"), value_set=pa.array(domains, pa.string()))
+
+
+def read_files(tasks: pa.Table, sources: list[dict], accountant, batch_rows: int) -> Iterator[pa.Table]:
+    """Ray Data UDF: read the files named in `tasks` and yield document batches."""
+    from pipeline.readers import read_file
+
+    configs = [SourceConfig.model_validate(s) for s in sources]
+    for row in tasks.to_pylist():
+        file = InputFile(url=row["url"], relpath=row["relpath"], size=row["size"], mtime=row["mtime"])
+        source = configs[row["source_index"]]
+        for table in read_file(file, source, batch_rows=batch_rows):
+            rules = table.column("_rule").to_pylist()
+            counts = count_batch(table, table, rules)
+            ray.get(accountant.add.remote(READ_STAGE, batch_key(table.column("id")), counts, {}))
+            yield table
+
+
+def _mark_drops(verdict: Verdict, stage_name: str) -> pa.Table:
+    table = verdict.table
+    reasons = verdict.reasons or verdict.rules
+    stage_col = [stage_name if r is not None else None for r in verdict.rules]
+    for name, values in (("_stage", stage_col), ("_rule", verdict.rules), ("_reason", reasons)):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return table
+
+
+def _check_verdict(stage_name: str, live: pa.Table, verdict: Verdict) -> None:
+    n = live.num_rows
+    if verdict.table.num_rows != n or len(verdict.rules) != n:
+        raise AccountingError(
+            f"stage {stage_name} returned {verdict.table.num_rows} rows and {len(verdict.rules)} "
+            f"decisions for a batch of {n}: stages must keep every row and mark drops"
+        )
+    if not verdict.table.column("id").equals(live.column("id")):
+        raise AccountingError(f"stage {stage_name} changed, reordered or replaced document ids")
+    if verdict.reasons is not None and len(verdict.reasons) != n:
+        raise AccountingError(f"stage {stage_name} returned {len(verdict.reasons)} reasons for {n} rows")
+
+
+def output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
+    """Input columns plus the stage's declared columns: one schema for every batch."""
+    for f in stage.output_fields:
+        if f.name not in input_schema.names:
+            input_schema = input_schema.append(f)
+    return input_schema
+
+
+def _conform(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Concatenate processed and passed-through rows in `schema` (missing columns as nulls)."""
+    aligned = []
+    for part in parts:
+        for f in schema:
+            if f.name not in part.schema.names:
+                part = part.append_column(f, pa.nulls(part.num_rows, f.type))
+        aligned.append(part.select(schema.names).cast(schema))
+    return pa.concat_tables(aligned)
+
+
+class StageTask:
+    """Ray Data UDF around one `Stage`: loads it once, processes live rows, counts, checks."""
+
+    def __init__(self, name: str, config: dict, accountant):
+        self.name = name
+        self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
+        self.stage.setup()
+        self.accountant = accountant
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        live_rows = live_mask(batch)
+        live = batch.filter(live_rows)
+        rejected_before = batch.filter(pc.invert(live_rows))
+        schema = output_schema(batch.schema, self.stage)
+        if live.num_rows == 0:
+            return _conform([batch], schema)
+        applies = _domain_mask(live, self.stage.config.domains)
+        todo, skipped = live.filter(applies), live.filter(pc.invert(applies))
+        parts = []
+        if todo.num_rows:
+            verdict = self.stage.process(todo)
+            _check_verdict(self.name, todo, verdict)
+            parts.append(_mark_drops(verdict, self.name))
+            counts = count_batch(todo, parts[0], verdict.rules)
+            metrics = verdict.metrics
+        else:
+            counts, metrics = {}, {}
+        if skipped.num_rows:  # other domains pass through untouched, counted as kept
+            counts = merge(counts, count_batch(skipped, skipped, [None] * skipped.num_rows))
+            parts.append(skipped)
+        ray.get(self.accountant.add.remote(self.name, batch_key(live.column("id")), counts, metrics))
+        if rejected_before.num_rows:
+            parts.append(rejected_before)
+        return _conform(parts, schema)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_task(name: str, config_json: str, accountant) -> StageTask:
+    return StageTask(name, json.loads(config_json), accountant)
+
+
+def run_stateless_stage(batch: pa.Table, name: str, config: dict, accountant) -> pa.Table:
+    """Ray Data task UDF for stages without a model: one StageTask per worker process."""
+    return _cached_task(name, json.dumps(config, sort_keys=True), accountant)(batch)

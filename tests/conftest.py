@@ -1,0 +1,53 @@
+"""Shared fixtures: one Ray session for the whole test run, the bundled sample, configs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for every test that runs the pipeline (ray.init costs ~10 s here)."""
+    import ray
+
+    os.environ.pop("RAY_ADDRESS", None)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The bundled sample corpus, built once (reused when already built)."""
+    from pipeline.sample import build_sample
+
+    build_sample(SAMPLE)
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_manifest(sample_dir: Path) -> dict:
+    return json.loads((sample_dir / "MANIFEST.json").read_text())
+
+
+def write_config(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def mix_config(tmp: Path, **run_overrides) -> dict:
+    """configs/mix.yaml with absolute sample paths and outputs under `tmp`."""
+    data = yaml.safe_load((REPO / "configs" / "mix.yaml").read_text())
+    for src in data["sources"]:
+        src["paths"] = [str(REPO / p) for p in src["paths"]]
+    data["run"].update({"output": str(tmp / "out"), "work_dir": str(tmp / "cache"), **run_overrides})
+    return data

@@ -1,0 +1,96 @@
+"""End to end on the bundled sample: outputs, checkpoints, reuse and partial recompute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.dataset as pads
+import pytest
+from conftest import mix_config, write_config
+
+from pipeline.accounting import AccountingError
+from pipeline.config import load_config
+from pipeline.runner import run
+
+
+def _pass_dirs(cache: Path) -> dict[str, float]:
+    return {d.name: (d / "manifest.json").stat().st_mtime for d in (cache / "passes").iterdir() if d.is_dir()}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, sample_dir, ray_session):
+    tmp = tmp_path_factory.mktemp("e2e")
+    cfg = write_config(tmp / "mix.yaml", mix_config(tmp))
+    return tmp, cfg, run(load_config(cfg))
+
+
+def test_outputs_exist_and_add_up(first_run):
+    tmp, _, result = first_run
+    out = tmp / "out"
+    stats = json.loads((out / "stats.json").read_text())
+    assert [s["name"] for s in stats["stages"]] == ["read", "langid"]
+    assert all(not p.reused for p in result.passes)
+    for s in stats["stages"]:
+        assert s["in"]["docs"] == s["kept"]["docs"] + s["dropped"]["docs"]
+        for d in s["domains"].values():
+            assert d["in"]["docs"] == d["kept"]["docs"] + d["dropped"]["docs"]
+    assert set(stats["stages"][0]["domains"]) >= {"web", "wiki", "books", "code", "papers"}
+    read_in = stats["stages"][0]["in"]["docs"]
+    docs = pads.dataset(str(out / "documents"), format="parquet").count_rows()
+    rejected = pads.dataset(str(out / "rejected"), format="parquet").to_table()
+    assert docs + rejected.num_rows == read_in
+    assert docs == stats["stages"][-1]["kept"]["docs"] > 1000
+    # langid dropped something on the multilingual sample, each with its reason
+    langid = rejected.filter(pads.field("stage") == "langid").to_pylist()
+    assert langid
+    assert all(r["rule"] in {"lang_not_kept", "lang_low_score"} and r["reason"] for r in langid)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["stages"][0]["langid"]["keep"]
+    assert len(_pass_dirs(tmp / "cache")) == 2
+
+
+def test_second_run_reuses_every_pass(first_run):
+    tmp, cfg, _ = first_run
+    before = _pass_dirs(tmp / "cache")
+    again = run(load_config(cfg))
+    assert [p.reused for p in again.passes] == [True, True]
+    assert _pass_dirs(tmp / "cache") == before  # nothing rewritten
+    stats = json.loads((tmp / "out" / "stats.json").read_text())
+    assert all(s["reused"] for s in stats["stages"])
+
+
+def test_changed_langid_threshold_recomputes_langid_only(first_run, tmp_path):
+    tmp, _, first = first_run
+    data = mix_config(tmp)
+    data["stages"][0]["langid"]["threshold"] = 0.9
+    again = run(load_config(write_config(tmp_path / "stricter.yaml", data)))
+    assert [p.reused for p in again.passes] == [True, False]
+    assert again.passes[0].key == first.passes[0].key
+    assert again.passes[1].key != first.passes[1].key
+    old, new = first.stats["stages"][1], again.stats["stages"][1]
+    assert new["in"] == old["in"]
+    assert (
+        new["rules"].get("lang_low_score", {"docs": 0})["docs"]
+        > old["rules"].get("lang_low_score", {"docs": 0})["docs"]
+    )
+
+
+def test_fresh_recomputes_everything(first_run, tmp_path):
+    tmp, cfg, _ = first_run
+    data = mix_config(tmp, output=str(tmp_path / "fresh-out"))
+    again = run(load_config(write_config(tmp_path / "f.yaml", data)), fresh=True)
+    assert [p.reused for p in again.passes] == [False, False]
+
+
+def test_tampered_checkpoint_fails_loudly(first_run, tmp_path):
+    """A pass whose rows on disk disagree with its counts must not be trusted."""
+    tmp, cfg, _ = first_run
+    data = mix_config(tmp, work_dir=str(tmp_path / "cache"), output=str(tmp_path / "out"))
+    config = load_config(write_config(tmp_path / "t.yaml", data))
+    run(config)
+    langid_pass = next(d for d in (tmp_path / "cache" / "passes").iterdir() if "langid" in d.name)
+    victim = sorted((langid_pass / "data").glob("*.parquet"))[0]
+    victim.unlink()
+    with pytest.raises(AccountingError):
+        run(config)
