@@ -8,6 +8,7 @@ entered it; the live rows feed the next pass.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -116,7 +117,7 @@ def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, entering: int 
     names = p.stage_names
     for name in names:
         check_stage(name, stats[name])
-    for prev, cur in zip(names, names[1:], strict=False):
+    for prev, cur in itertools.pairwise(names):
         check_chain(prev, stats[prev], cur, stats[cur])
     total, rejected, _ = disk_counts(data_dir)
     first = stats[names[0]]["in"]["docs"]

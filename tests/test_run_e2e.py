@@ -77,7 +77,7 @@ def test_changed_langid_threshold_recomputes_langid_only(first_run, tmp_path):
 
 
 def test_fresh_recomputes_everything(first_run, tmp_path):
-    tmp, cfg, _ = first_run
+    tmp, _, _ = first_run
     data = mix_config(tmp, output=str(tmp_path / "fresh-out"))
     again = run(load_config(write_config(tmp_path / "f.yaml", data)), fresh=True)
     assert [p.reused for p in again.passes] == [False, False]
@@ -85,7 +85,7 @@ def test_fresh_recomputes_everything(first_run, tmp_path):
 
 def test_tampered_checkpoint_fails_loudly(first_run, tmp_path):
     """A pass whose rows on disk disagree with its counts must not be trusted."""
-    tmp, cfg, _ = first_run
+    tmp, _, _ = first_run
     data = mix_config(tmp, work_dir=str(tmp_path / "cache"), output=str(tmp_path / "out"))
     config = load_config(write_config(tmp_path / "t.yaml", data))
     run(config)
