@@ -1,0 +1,85 @@
+"""Language ID throughput: prep's langid stage vs raw fastText predict on the same documents.
+
+Run by hand (not a test):  python bench/bench_langid.py [--docs N] [--repeat R]
+
+Both sides run in this process on one core over the same texts from the bundled sample
+(read with prep's readers). The peer is what a user of plain fastText writes: replace
+newlines, call `model.predict(text)` per document. prep's side is `Stage.process` on
+Arrow batches, i.e. normalisation, prediction, thresholds and metrics included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import pyarrow as pa
+
+from pipeline.config import load_config
+from pipeline.readers import read_file
+from pipeline.sources import list_input_files
+from stages.langid import Config, Stage, default_model_path
+
+
+def load_docs(config_path: str, limit: int) -> pa.Table:
+    config = load_config(config_path)
+    tables = []
+    for source in config.sources:
+        if source.domain == "code":
+            continue  # langid skips code in configs/mix.yaml
+        for f in list_input_files(source.paths):
+            for t in read_file(f, source):
+                t = t.filter(pa.compute.is_null(t.column("_stage")))
+                tables.append(t)
+    table = pa.concat_tables(tables)
+    return table.slice(0, limit) if limit else table
+
+
+def bench_raw(texts: list[str], repeat: int) -> float:
+    import fasttext
+
+    model = fasttext.load_model(str(default_model_path()))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for text in texts:
+            model.predict(text.replace("\n", " "))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_stage(table: pa.Table, repeat: int, batch: int = 512) -> float:
+    stage = Stage(Config(keep=None, threshold=0.0))
+    stage.setup()
+    batches = [table.slice(i, batch) for i in range(0, table.num_rows, batch)]
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for b in batches:
+            stage.process(b)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/mix.yaml")
+    ap.add_argument("--docs", type=int, default=0, help="limit the number of documents (0 = all)")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    table = load_docs(args.config, args.docs)
+    texts = table.column("text").to_pylist()
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    raw = bench_raw(texts, args.repeat)
+    ours = bench_stage(table, args.repeat)
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
+    print(f"documents: {len(texts):,}  text: {mb:.1f} MB  (best of {args.repeat}, one core)")
+    print(f"raw fasttext predict : {len(texts) / raw:10,.0f} docs/s  {mb / raw:6.2f} MB/s")
+    print(f"prep langid stage    : {len(texts) / ours:10,.0f} docs/s  {mb / ours:6.2f} MB/s")
+    print(f"ratio prep/raw       : {raw / ours:.2f}x  (target >= 0.9x)")
+
+
+if __name__ == "__main__":
+    main()
