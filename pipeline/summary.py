@@ -81,6 +81,8 @@ def language_table(stats: dict) -> Table | None:
 
 def print_summary(stats: dict, console: Console | None = None) -> None:
     console = console or Console()
+    if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
+        console.width = max(console.width, 150)
     console.print(funnel_table(stats))
     langs = language_table(stats)
     if langs is not None:
