@@ -1,0 +1,125 @@
+"""JSON Lines: one object per line, the text in `source.text_field`.
+
+Lines are split and decoded from bytes one at a time, so that one line of bad UTF-8 or bad JSON
+is one rejection and the line numbers in ids and messages are the file's own line numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+from pipeline.config import SourceConfig
+from pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from pipeline.readers.streams import open_binary
+from pipeline.sources import InputFile
+
+_MISSING = object()
+
+
+def read_jsonl(
+    file: InputFile, source: SourceConfig, batch_rows: int = 512, batch_bytes: int = 32 << 20
+) -> Iterator[pa.Table]:
+    """Rows of a .jsonl file (plain or .gz/.zst/.bz2/.xz), one per non-blank line."""
+    return tables(_rows, file, source, batch_rows, batch_bytes)
+
+
+def lookup(obj: dict, path: str) -> Any:
+    """`obj[path]`, else the nested value at dotted `path`; `_MISSING` when absent.
+
+    The whole key is tried first so that a key that itself holds a dot still works.
+    """
+    if path in obj:
+        return obj[path]
+    value: Any = obj
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _skip_rest_of_line(stream: BinaryIO) -> None:
+    while True:
+        chunk = stream.readline(1 << 20)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+
+
+def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
+    cursor.unit = "line"
+    limit = read_limit(source)
+    prefix = f"{source.name}/{file.relpath}:"
+    with open_binary(file.url) as stream:
+        n = 0
+        while True:
+            raw = stream.readline(limit)
+            if not raw:
+                return
+            n += 1
+            if len(raw) >= limit and not raw.endswith(b"\n"):
+                _skip_rest_of_line(stream)
+                reason = (
+                    f"line {file.url}:{n} is longer than {limit:,} bytes, the most a reader holds of "
+                    f"one record (6 × max_doc_bytes); the text column holds its first {limit:,} bytes"
+                )
+                yield reject(prefix + str(n), "oversized", reason, raw.decode("utf-8", "replace"))
+            elif not raw.isspace():  # a blank line is no record: it has a line number, no row
+                yield _parse(raw, n, prefix + str(n), file, source)
+            cursor.n = n
+
+
+def _parse(raw: bytes, n: int, row_id: str, file: InputFile, source: SourceConfig) -> Row:
+    where = f"{file.url}:{n}"
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"invalid UTF-8 at {where}: {exc.reason} (byte {exc.start + 1} of the line)"
+        return reject(row_id, "bad_utf8", reason, raw.decode("utf-8", "replace").rstrip("\r\n"))
+    if n == 1 and line.startswith("\ufeff"):  # a byte order mark is no part of the first record
+        line = line[1:]
+    record = line.rstrip("\r\n")
+    try:
+        obj = json.loads(record)
+    except json.JSONDecodeError as exc:
+        return reject(row_id, "bad_json", f"invalid JSON at {where}: {exc.msg} (col {exc.colno})", record)
+    except (ValueError, RecursionError) as exc:  # integers too long to convert, nesting too deep
+        return reject(row_id, "bad_json", f"invalid JSON at {where}: {exc}", record)
+    if not isinstance(obj, dict):
+        reason = f"not a JSON object at {where}: the line holds a JSON {json_kind(obj)}"
+        return reject(row_id, "bad_json", reason, record)
+
+    url = None
+    if source.url_field is not None:
+        value = lookup(obj, source.url_field)
+        if value is not _MISSING and value is not None:
+            url = value if isinstance(value, str) else json.dumps(value)
+
+    field = source.text_field
+    text = lookup(obj, field)
+    if text is _MISSING:
+        keys = ", ".join(list(obj)[:20]) + (", ..." if len(obj) > 20 else "")
+        reason = f"no field {field!r} at {where} (the record has: {keys or 'no fields'})"
+        return reject(row_id, "missing_text", reason, record, url)
+    if text is None:
+        return reject(row_id, "missing_text", f"field {field!r} is null at {where}", record, url)
+    if not isinstance(text, str):
+        reason = f"field {field!r} is a JSON {json_kind(text)}, not a string, at {where}"
+        return reject(row_id, "not_text", reason, record, url)
+    return document(row_id, text, where, source, url)

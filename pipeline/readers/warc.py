@@ -1,0 +1,128 @@
+"""WARC (HTML responses, extracted to text) and WET (Common Crawl's already-extracted text).
+
+A document is a `response` record (WARC) or a `conversion` record (WET); other records
+(warcinfo, request, metadata, revisit) are not documents and get no row. `.gz` files are
+decompressed here rather than by warcio: it handles whole-file gzip as well as per-record gzip,
+and a truncated file raises instead of ending quietly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+from warcio.archiveiterator import WARCIterator
+from warcio.recordloader import ArcWarcRecord
+
+from pipeline.config import SourceConfig
+from pipeline.readers.html import decode_html, extract_text, is_html, may_be_html, parse_content_type
+from pipeline.readers.logs import quiet
+from pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from pipeline.readers.streams import TruncatedInput, open_binary
+from pipeline.sources import InputFile
+
+
+def read_warc(
+    file: InputFile, source: SourceConfig, batch_rows: int = 512, batch_bytes: int = 32 << 20
+) -> Iterator[pa.Table]:
+    """Rows of a WARC file, one per response record, HTML extracted to text."""
+    return tables(_warc_rows, file, source, batch_rows, batch_bytes)
+
+
+def read_wet(
+    file: InputFile, source: SourceConfig, batch_rows: int = 512, batch_bytes: int = 32 << 20
+) -> Iterator[pa.Table]:
+    """Rows of a WET file, one per conversion record."""
+    return tables(_wet_rows, file, source, batch_rows, batch_bytes)
+
+
+def _check_complete(record: ArcWarcRecord) -> None:
+    """Read the rest of a record and fail if the file ends before its Content-Length does.
+
+    warcio itself hands out a cut-short last record as if it were whole.
+    """
+    stream = record.raw_stream
+    while stream.read(1 << 16):
+        pass
+    missing = getattr(stream, "limit", 0)
+    if missing > 0:
+        raise TruncatedInput(f"the file ends inside a {record.rec_type} record, {missing:,} bytes short")
+
+
+def _records(file: InputFile, kind: str, cursor: Cursor) -> Iterator[tuple[int, ArcWarcRecord]]:
+    """(ordinal, record) for each record of type `kind`; every record is checked to be whole."""
+    cursor.unit = f"{kind} record"
+    quiet("warcio")
+    with open_binary(file.url) as stream:
+        n = 0
+        for record in WARCIterator(stream, check_digests=False):
+            if record.rec_type == kind:
+                n += 1
+                yield n, record
+                cursor.n = n
+            _check_complete(record)
+
+
+def _payload(record: ArcWarcRecord, limit: int) -> bytes:
+    """At most limit + 1 bytes of the record's payload (HTTP chunking and gzip undone)."""
+    return record.content_stream().read(limit + 1)
+
+
+def _warc_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
+    prefix = f"{source.name}/{file.relpath}:"
+    limit = read_limit(source)
+    for n, record in _records(file, "response", cursor):
+        row_id = prefix + str(n)
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        where = f"{file.url} response record {n}"
+        http = record.http_headers
+        status = http.get_statuscode() if http is not None else None
+        if status is not None and not str(status).startswith("2"):
+            _check_complete(record)
+            yield reject(row_id, "http_status", f"HTTP status {status} at {where} ({url})", None, url)
+            continue
+        mime, charset = parse_content_type(http.get_header("Content-Type") if http is not None else None)
+        data = _payload(record, limit) if may_be_html(mime) else b""  # images etc. are not read
+        _check_complete(record)
+        if not is_html(mime, data):
+            shown = mime or "without a Content-Type"
+            yield reject(row_id, "not_html", f"not HTML at {where} ({url}): {shown}", None, url)
+            continue
+        if len(data) > limit:
+            reason = f"HTML payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where} ({url})"
+            yield reject(row_id, "oversized", reason, None, url)
+            continue
+        html = decode_html(data, charset)
+        try:
+            text = extract_text(html)
+        except Exception as exc:  # a parser failure on one hostile page must not end the file
+            reason = f"text extraction failed at {where} ({url}): {type(exc).__name__}: {exc}"
+            yield reject(row_id, "extract_error", reason, html, url)
+            continue
+        if not text or text.isspace():
+            reason = f"no text extracted from the HTML at {where} ({url})"
+            yield reject(row_id, "no_text_extracted", reason, html, url)
+            continue
+        yield document(row_id, text, where, source, url)
+
+
+def _wet_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
+    prefix = f"{source.name}/{file.relpath}:"
+    limit = read_limit(source)
+    for n, record in _records(file, "conversion", cursor):
+        row_id = prefix + str(n)
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        where = f"{file.url} conversion record {n}"
+        data = _payload(record, limit)
+        _check_complete(record)
+        if len(data) > limit:
+            reason = f"payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where} ({url})"
+            yield reject(row_id, "oversized", reason, data[:limit].decode("utf-8", "replace"), url)
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"invalid UTF-8 at {where} ({url}): {exc.reason} (byte {exc.start + 1})"
+            yield reject(row_id, "bad_utf8", reason, data.decode("utf-8", "replace"), url)
+            continue
+        yield document(row_id, text, where, source, url)
