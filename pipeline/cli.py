@@ -16,7 +16,7 @@ from pipeline import __version__
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 SAMPLE_DIR = Path("data/sample")
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class _Parser(argparse.ArgumentParser):
