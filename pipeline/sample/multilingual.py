@@ -87,23 +87,28 @@ class PageBody:
     padding: str | None = None
 
 
-def _chatterbot(texts: dict[str, LangText]) -> None:
+def chatterbot_threads(folder: str) -> list[list[str]]:
+    """A chatterbot-corpus language folder as threads: a question, then all its answers."""
     root = locate.chatterbot_data()
     if root is None:
-        return
+        return []
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    threads: list[list[str]] = []
+    for path in sorted((root / folder).glob("*.yml")):
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+        groups: dict[str, list[str]] = {}
+        for conv in data.get("conversations") or []:
+            lines = [str(x) for x in conv if isinstance(x, str | int | float)]
+            if lines:
+                groups.setdefault(lines[0], []).extend(lines[1:])
+        threads.extend([question, *answers] for question, answers in groups.items())
+    return threads
+
+
+def _chatterbot(texts: dict[str, LangText]) -> None:
     for folder, lang in CHATTERBOT_LANGS.items():
-        for path in sorted((root / folder).glob("*.yml")):
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
-            groups: dict[str, list[str]] = {}
-            for conv in data.get("conversations") or []:
-                lines = [str(x) for x in conv if isinstance(x, str | int | float)]
-                if lines:
-                    groups.setdefault(lines[0], []).extend(lines[1:])
-            for question, answers in groups.items():
-                texts.setdefault(lang, LangText(lang)).add(
-                    [question, *answers], f"chatterbot-corpus/data/{folder}"
-                )
+        for thread in chatterbot_threads(folder):
+            texts.setdefault(lang, LangText(lang)).add(thread, f"chatterbot-corpus/data/{folder}")
 
 
 def _spacy_sentences(lang: str) -> list[str]:

@@ -120,21 +120,8 @@ def review_pages() -> list[Doc]:
 def qa_pages(seed: int) -> list[Doc]:
     """English Q&A threads from chatterbot-corpus (none when it is not installed)."""
     text = multilingual.LangText("en")
-    root = locate.chatterbot_data()
-    if root is None:
-        return []
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    for path in sorted((root / "english").glob("*.yml")):
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
-        groups: dict[str, list[str]] = {}
-        for conv in data.get("conversations") or []:
-            lines = [str(x) for x in conv if isinstance(x, str | int | float)]
-            if lines:
-                groups.setdefault(lines[0], []).extend(lines[1:])
-        for question, answers in groups.items():
-            text.add([question, *answers], "chatterbot-corpus/data/english")
+    for thread in multilingual.chatterbot_threads("english"):
+        text.add(thread, "chatterbot-corpus/data/english")
     units = list(text.units)
     derive_rng(seed, "qa-order").shuffle(units)
     docs: list[Doc] = []
