@@ -101,9 +101,12 @@ def _run_stages(p: Pass, input_dir: Path, out_dir: Path, config: Config, account
 
 def disk_counts(data_dir: Path) -> tuple[int, Counter, pa.Schema]:
     """Rows in a pass output, rejected rows per stage, and the schema, from Parquet on disk."""
-    dataset = pads.dataset(str(data_dir), format="parquet")
-    stages = Counter()
+    files = sorted(str(f) for f in data_dir.glob("*.parquet"))
+    stages: Counter = Counter()
     total = 0
+    if not files:  # a pass always writes at least one file; none means it was tampered with
+        return total, stages, pa.schema([])
+    dataset = pads.dataset(files, format="parquet")
     for batch in dataset.to_batches(columns=["_stage"]):
         total += batch.num_rows
         counts = pc.value_counts(batch.column(0).drop_null())

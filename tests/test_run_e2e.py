@@ -63,7 +63,7 @@ def test_second_run_reuses_every_pass(first_run):
 def test_changed_langid_threshold_recomputes_langid_only(first_run, tmp_path):
     tmp, _, first = first_run
     data = mix_config(tmp)
-    data["stages"][0]["langid"]["threshold"] = 0.9
+    data["stages"][0]["langid"]["thresholds"] = {"en": 0.95}
     again = run(load_config(write_config(tmp_path / "stricter.yaml", data)))
     assert [p.reused for p in again.passes] == [True, False]
     assert again.passes[0].key == first.passes[0].key
