@@ -94,3 +94,19 @@ def test_tampered_checkpoint_fails_loudly(first_run, tmp_path):
     victim.unlink()
     with pytest.raises(AccountingError):
         run(config)
+
+
+def test_interrupted_pass_is_recomputed_and_earlier_passes_resume(first_run, tmp_path):
+    """A pass without a manifest (the run died while writing it) does not count as done."""
+    tmp, _, _ = first_run
+    data = mix_config(tmp, work_dir=str(tmp_path / "cache"), output=str(tmp_path / "out"))
+    config = load_config(write_config(tmp_path / "r.yaml", data))
+    run(config)
+    passes = tmp_path / "cache" / "passes"
+    langid_pass = next(d for d in passes.iterdir() if "langid" in d.name)
+    (langid_pass / "manifest.json").unlink()
+    (passes / ".tmp-01-langid-deadbeef").mkdir()  # a half-written pass left by the crash
+    resumed = run(config)
+    assert [p.reused for p in resumed.passes] == [True, False]
+    assert not list(passes.glob(".tmp-*"))
+    assert (langid_pass / "manifest.json").is_file()
