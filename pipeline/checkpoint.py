@@ -16,12 +16,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from pipeline import __version__
 from pipeline.atomic import read_json, write_json_atomic
 from pipeline.config import StageSpec
+from pipeline.records import BASE_SCHEMA
 
 
 @dataclass
@@ -77,13 +77,11 @@ class PassStore:
         tmp.mkdir()
         return tmp
 
-    def commit(self, p: Pass, tmp: Path, schema: pa.Schema, manifest: dict) -> None:
+    def commit(self, p: Pass, tmp: Path, manifest: dict) -> None:
         """Move the data into place, then write the manifest that marks the pass complete."""
         if not any(tmp.glob("*.parquet")):
-            # Ray writes no file for an empty dataset; the next pass still needs a schema.
-            pads.write_dataset(
-                schema.empty_table(), tmp, format="parquet", basename_template="empty-{i}.parquet"
-            )
+            # Ray writes no file for an empty dataset; the next pass still needs one to read.
+            pq.write_table(BASE_SCHEMA.empty_table(), tmp / "empty.parquet")
         final = self.dir(p)
         if final.exists():
             shutil.rmtree(final)

@@ -26,9 +26,8 @@ from pipeline.checkpoint import Pass, PassStore, plan_passes
 from pipeline.config import Config
 from pipeline.outputs import write_outputs
 from pipeline.raysession import cluster_cpus, ray_session, resolve_address
-from pipeline.records import BASE_SCHEMA
 from pipeline.sources import InputFile, fingerprint_files, list_input_files
-from pipeline.workers import READ_STAGE, StageTask, live_mask, read_files, run_stateless_stage
+from pipeline.workers import StageTask, live_mask, read_files, run_stateless_stage
 from stages import stage_class
 
 log = logging.getLogger("prep")
@@ -41,7 +40,11 @@ class PassResult:
     dir: str
     reused: bool
     seconds: float
-    stages: dict[str, dict]  # stage name -> stats
+    stages: dict[str, dict]  # stage name -> stats, in pass order
+
+    @property
+    def last_stage(self) -> str:
+        return list(self.stages)[-1]
 
 
 @dataclass
@@ -99,37 +102,46 @@ def _run_stages(p: Pass, input_dir: Path, out_dir: Path, config: Config, account
     ds.write_parquet(str(out_dir))
 
 
-def disk_counts(data_dir: Path) -> tuple[int, Counter, pa.Schema]:
-    """Rows in a pass output, rejected rows per stage, and the schema, from Parquet on disk."""
+def disk_counts(data_dir: Path) -> tuple[int, Counter]:
+    """Rows in a pass output and rejected rows per stage, read from the Parquet on disk."""
     files = sorted(str(f) for f in data_dir.glob("*.parquet"))
     stages: Counter = Counter()
     total = 0
-    if not files:  # a pass always writes at least one file; none means it was tampered with
-        return total, stages, pa.schema([])
-    dataset = pads.dataset(files, format="parquet")
-    for batch in dataset.to_batches(columns=["_stage"]):
+    if not files:  # a committed pass always has a file; none means it was tampered with
+        return total, stages
+    for batch in pads.dataset(files, format="parquet").to_batches(columns=["_stage"]):
         total += batch.num_rows
-        counts = pc.value_counts(batch.column(0).drop_null())
-        for item in counts.to_pylist():
+        for item in pc.value_counts(batch.column(0).drop_null()).to_pylist():
             stages[item["values"]] += item["counts"]
-    return total, stages, dataset.schema
+    return total, stages
 
 
-def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, entering: int | None) -> None:
-    """The counts the workers reported must match each other and the rows on disk."""
+def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, before: PassResult | None) -> None:
+    """The counts the workers reported must match each other, the pass before and the disk."""
     names = p.stage_names
     for name in names:
         check_stage(name, stats[name])
-    for prev, cur in itertools.pairwise(names):
-        check_chain(prev, stats[prev], cur, stats[cur])
-    total, rejected, _ = disk_counts(data_dir)
-    first = stats[names[0]]["in"]["docs"]
-    check_rows(f"pass {p.label} input", first, total)
-    if entering is not None:
-        check_rows(f"pass {p.label}: documents handed over from the previous pass", entering, first)
+    chain = [(before.last_stage, before.stages[before.last_stage])] if before else []
+    chain += [(name, stats[name]) for name in names]
+    for (prev, prev_stats), (cur, cur_stats) in itertools.pairwise(chain):
+        check_chain(prev, prev_stats, cur, cur_stats)
+    total, rejected = disk_counts(data_dir)
+    check_rows(f"pass {p.label} input", stats[names[0]]["in"]["docs"], total)
     for name in names:
         check_rows(f"stage {name} rejections", stats[name]["dropped"]["docs"], rejected.get(name, 0))
     check_rows(f"pass {p.label} output", stats[names[-1]]["kept"]["docs"], total - sum(rejected.values()))
+
+
+def _compute_pass(p: Pass, passes: list[Pass], store: PassStore, config: Config, files, accountant) -> dict:
+    """Run one pass on Ray Data into a temporary folder, then commit it with its counts."""
+    tmp = store.begin(p)
+    if p.index == 0:
+        _run_read(config, files, tmp, accountant)
+    else:
+        _run_stages(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant)
+    stats = {name: ray.get(accountant.snapshot.remote(name)) for name in p.stage_names}
+    store.commit(p, tmp, {"label": p.label, "stages": stats})
+    return store.load(p)
 
 
 def run(
@@ -145,40 +157,22 @@ def run(
     started = time.time()
     with ray_session(resolve_address(address, config.model.ray.address), config.model.ray.num_cpus):
         accountant = Accountant.remote()
-        prev: PassResult | None = None
         for p in passes:
             t0 = time.time()
             manifest = None if fresh else store.load(p)
             reused = manifest is not None
+            where = f"pass {p.index + 1}/{len(passes)} {p.label}"
             if reused:
-                log.info(
-                    "pass %d/%d %s: reusing checkpoint %s", p.index + 1, len(passes), p.label, store.dir(p)
-                )
+                log.info("%s: reusing checkpoint %s", where, store.dir(p))
             else:
-                log.info("pass %d/%d %s: computing", p.index + 1, len(passes), p.label)
-                tmp = store.begin(p)
-                if p.index == 0:
-                    _run_read(config, files, tmp, accountant)
-                else:
-                    _run_stages(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant)
-                stats = {name: ray.get(accountant.snapshot.remote(name)) for name in p.stage_names}
-                schema = (
-                    pads.dataset(str(tmp), format="parquet").schema if any(tmp.glob("*.parquet")) else None
-                )
-                store.commit(p, tmp, schema or BASE_SCHEMA, {"label": p.label, "stages": stats})
-                manifest = store.load(p)
-            stats = manifest["stages"]
-            entering = prev.stages[list(prev.stages)[-1]]["kept"]["docs"] if prev else None
-            _verify_pass(p, stats, store.data_dir(p), entering)
-            if prev is not None:
-                last = list(prev.stages)[-1]
-                check_chain(last, prev.stages[last], p.stage_names[0], stats[p.stage_names[0]])
-            prev = PassResult(p.label, p.key, str(store.dir(p)), reused, round(time.time() - t0, 3), stats)
-            result.passes.append(prev)
+                log.info("%s: computing", where)
+                manifest = _compute_pass(p, passes, store, config, files, accountant)
+            before = result.passes[-1] if result.passes else None
+            _verify_pass(p, manifest["stages"], store.data_dir(p), before)
+            seconds = round(time.time() - t0, 3)
+            result.passes.append(
+                PassResult(p.label, p.key, str(store.dir(p)), reused, seconds, manifest["stages"])
+            )
         result.stats = write_outputs(config, out_dir, [store.data_dir(p) for p in passes], result.passes)
-    result.stats["seconds"] = round(time.time() - started, 3)
-    log.info("run finished in %.1f s (prep %s)", result.stats["seconds"], __version__)
+    log.info("run finished in %.1f s (prep %s)", time.time() - started, __version__)
     return result
-
-
-__all__ = ["READ_STAGE", "PassResult", "RunResult", "disk_counts", "run"]

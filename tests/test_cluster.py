@@ -64,7 +64,14 @@ def two_node_cluster(tmp_path):
     env.pop("RAY_ADDRESS", None)
     port = _free_port()
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    head = [ray_bin, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp_dir}"]
+    head = [
+        ray_bin,
+        "start",
+        "--head",
+        f"--port={port}",
+        "--include-dashboard=false",
+        f"--temp-dir={temp_dir}",
+    ]
     try:
         subprocess.run(head + common, env=env, check=True, capture_output=True, timeout=120)
         subprocess.run(
