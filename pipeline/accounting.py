@@ -162,3 +162,33 @@ def check_chain(prev_name: str, prev: dict, name: str, stats: dict) -> None:
 def check_rows(what: str, expected: int, actual: int) -> None:
     if expected != actual:
         raise AccountingError(f"{what}: counted {expected} docs but {actual} rows are on disk")
+
+
+def combine_phases(process: dict, apply: dict) -> dict:
+    """One stage's stats from its `process` and `apply` phases (a global stage).
+
+    Documents enter in `process` and leave `apply` kept; drops of both phases add up, so
+    in == kept + dropped holds for the stage as a whole when it held for each phase.
+    """
+
+    def combined(p: dict, a: dict) -> dict:
+        dropped = {k: p["dropped"][k] + a["dropped"][k] for k in ("docs", "bytes")}
+        rules = {r: dict(v) for r, v in p["rules"].items()}
+        for r, v in a["rules"].items():
+            rules[r] = {k: rules.get(r, {"docs": 0, "bytes": 0})[k] + v[k] for k in ("docs", "bytes")}
+        return {"in": p["in"], "kept": a["kept"], "dropped": dropped, "rules": dict(sorted(rules.items()))}
+
+    zero = {"in": {"docs": 0, "bytes": 0}, "kept": {"docs": 0, "bytes": 0}}
+    zero |= {"dropped": {"docs": 0, "bytes": 0}, "rules": {}}
+    domains = sorted(set(process["domains"]) | set(apply["domains"]))
+    out = combined(process, apply)
+    out["domains"] = {
+        d: combined(process["domains"].get(d, zero), apply["domains"].get(d, zero)) for d in domains
+    }
+    out["metrics"] = {**process["metrics"], **apply["metrics"]}
+    out["phases"] = {"process": _totals(process), "apply": _totals(apply)}
+    return out
+
+
+def _totals(stats: dict) -> dict:
+    return {k: stats[k] for k in ("in", "kept", "dropped")}

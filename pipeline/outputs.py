@@ -16,7 +16,7 @@ import pyarrow.dataset as pads
 import ray
 
 from pipeline import __version__
-from pipeline.accounting import check_rows
+from pipeline.accounting import check_rows, combine_phases
 from pipeline.atomic import write_json_atomic
 from pipeline.config import Config
 from pipeline.records import STATUS_COLUMNS
@@ -63,6 +63,31 @@ def _reset(folder: Path) -> None:
     folder.mkdir(parents=True)
 
 
+def stage_stats(passes: list) -> list[dict]:
+    """stats.json's `stages`: one entry per stage in run order, global stages' phases combined."""
+    stages: list[dict] = []
+    by_name: dict[str, dict] = {}
+    for p in passes:
+        for key, name in p.steps:
+            where = {"pass": Path(p.dir).name, "reused": p.reused, "seconds": p.seconds}
+            stats = p.stages[key]
+            if key == name:
+                by_name[name] = {"name": name, **where, **stats}
+                stages.append(by_name[name])
+            else:  # the apply phase of a global stage finishes the entry its process phase began
+                entry = by_name[name]
+                process = {k: entry[k] for k in ("in", "kept", "dropped", "rules", "domains", "metrics")}
+                entry.update(combine_phases(process, stats))
+                entry.update(
+                    {
+                        "pass": [entry["pass"], where["pass"]],
+                        "reused": entry["reused"] and p.reused,
+                        "seconds": entry["seconds"] + p.seconds,
+                    }
+                )
+    return stages
+
+
 def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: list) -> dict:
     """Write rejected/ and documents/ from the pass outputs, then stats.json and manifest.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -75,11 +100,7 @@ def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: 
     last = ray.data.read_parquet(str(data_dirs[-1]))
     _write(last.map_batches(to_documents, batch_format="pyarrow"), documents_dir, "documents")
 
-    stages = [
-        {"name": name, "pass": Path(p.dir).name, "reused": p.reused, "seconds": p.seconds, **stats}
-        for p in passes
-        for name, stats in p.stages.items()
-    ]
+    stages = stage_stats(passes)
     kept_docs, kept_bytes = _count_rows(documents_dir)
     rejected_docs, _ = _count_rows(rejected_dir)
     read_in = stages[0]["in"]["docs"]

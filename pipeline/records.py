@@ -24,6 +24,9 @@ BASE_SCHEMA = pa.schema(
     ]
 )
 
+#: The stage name of rejections made while reading (bad JSON, invalid UTF-8, ...).
+READ_STAGE = "read"
+
 #: Internal bookkeeping columns (never written to shards).
 STATUS_COLUMNS = ("_stage", "_rule", "_reason")
 

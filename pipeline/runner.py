@@ -22,11 +22,13 @@ import ray
 
 from pipeline import __version__
 from pipeline.accounting import Accountant, check_chain, check_rows, check_stage
-from pipeline.checkpoint import Pass, PassStore, plan_passes
-from pipeline.config import Config
+from pipeline.checkpoint import Pass, PassStore, Step, plan_passes
+from pipeline.config import Config, StageSpec
 from pipeline.outputs import write_outputs
 from pipeline.raysession import cluster_cpus, ray_session, resolve_address
+from pipeline.records import READ_STAGE
 from pipeline.sources import InputFile, fingerprint_files, list_input_files
+from pipeline.stage import FitContext
 from pipeline.workers import StageTask, live_mask, read_files, run_stateless_stage
 from stages import stage_class
 
@@ -40,10 +42,11 @@ class PassResult:
     dir: str
     reused: bool
     seconds: float
-    stages: dict[str, dict]  # stage name -> stats, in pass order
+    stages: dict[str, dict]  # step key -> stats, in pass order
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (step key, stage name)
 
     @property
-    def last_stage(self) -> str:
+    def last_step(self) -> str:
         return list(self.stages)[-1]
 
 
@@ -89,17 +92,70 @@ def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path, 
     ds.write_parquet(str(out_dir))
 
 
-def _run_stages(p: Pass, input_dir: Path, out_dir: Path, config: Config, accountant) -> None:
+def _step_kwargs(step: Step, accountant, fit: dict | None, fit_dir: Path | None) -> dict:
+    kwargs = {
+        "name": step.spec.name,
+        "config": step.spec.config.model_dump(mode="json"),
+        "accountant": accountant,
+    }
+    if step.phase == "apply":
+        assert fit is not None and fit_dir is not None
+        kwargs.update(phase="apply", state=fit["state"], files=str(fit_dir))
+    return kwargs
+
+
+def _run_steps(
+    p: Pass,
+    input_dir: Path,
+    out_dir: Path,
+    config: Config,
+    accountant,
+    fit: dict | None,
+    fit_dir: Path | None,
+) -> None:
     ds = ray.data.read_parquet(str(input_dir)).map_batches(_keep_live, batch_format="pyarrow")
     workers = cluster_cpus()
-    for spec in p.stages:
-        kwargs = {"name": spec.name, "config": spec.config.model_dump(mode="json"), "accountant": accountant}
-        common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
-        if stage_class(spec.name).stateful:  # a model per actor, loaded once
+    common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
+    for step in p.steps:
+        kwargs = _step_kwargs(step, accountant, fit, fit_dir)
+        if stage_class(step.spec.name).stateful:  # a model per actor, loaded once
             ds = ds.map_batches(StageTask, fn_constructor_kwargs=kwargs, concurrency=(1, workers), **common)
         else:
             ds = ds.map_batches(run_stateless_stage, fn_kwargs=kwargs, **common)
     ds.write_parquet(str(out_dir))
+
+
+def _fit_input(spec: StageSpec, data_dir: Path) -> ray.data.Dataset:
+    """The live rows of the stage's domains from a pass output, only the columns fit reads."""
+    columns = list(dict.fromkeys([*stage_class(spec.name).fit_columns, "domain", "_stage"]))
+    ds = ray.data.read_parquet(str(data_dir), columns=columns)
+    domains = spec.config.domains
+
+    def live_in_domains(batch: pa.Table) -> pa.Table:
+        mask = live_mask(batch)
+        if domains is not None:
+            mask = pc.and_(mask, pc.is_in(batch.column("domain"), value_set=pa.array(domains, pa.string())))
+        return batch.filter(mask).drop_columns(["_stage"])
+
+    return ds.map_batches(live_in_domains, batch_format="pyarrow")
+
+
+def _ensure_fit(p: Pass, before: Pass, store: PassStore, config: Config, fresh: bool) -> dict:
+    """The global stage's fit over the previous pass's output: reused when its key matches."""
+    assert p.fit is not None
+    manifest = None if fresh else store.load_fit(p)
+    if manifest is not None:
+        log.info("fit %s: reusing %s", p.fit.name, store.fit_dir(p))
+        return manifest
+    log.info("fit %s: computing over the output of pass %s", p.fit.name, before.label)
+    t0 = time.time()
+    stage = stage_class(p.fit.name)(p.fit.config)
+    tmp = store.begin_fit(p)
+    result = stage.fit(_fit_input(p.fit, store.data_dir(before)), FitContext(tmp, config.run.seed))
+    store.commit_fit(p, tmp, {"state": result.state, "metrics": result.metrics, "seconds": time.time() - t0})
+    manifest = store.load_fit(p)
+    assert manifest is not None
+    return manifest
 
 
 def disk_counts(data_dir: Path) -> tuple[int, Counter]:
@@ -118,30 +174,39 @@ def disk_counts(data_dir: Path) -> tuple[int, Counter]:
 
 def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, before: PassResult | None) -> None:
     """The counts the workers reported must match each other, the pass before and the disk."""
-    names = p.stage_names
-    for name in names:
-        check_stage(name, stats[name])
-    chain = [(before.last_stage, before.stages[before.last_stage])] if before else []
-    chain += [(name, stats[name]) for name in names]
+    keys = p.step_keys
+    for key in keys:
+        check_stage(key, stats[key])
+    chain = [(before.last_step, before.stages[before.last_step])] if before else []
+    chain += [(key, stats[key]) for key in keys]
     for (prev, prev_stats), (cur, cur_stats) in itertools.pairwise(chain):
         check_chain(prev, prev_stats, cur, cur_stats)
     total, rejected = disk_counts(data_dir)
-    check_rows(f"pass {p.label} input", stats[names[0]]["in"]["docs"], total)
-    for name in names:
-        check_rows(f"stage {name} rejections", stats[name]["dropped"]["docs"], rejected.get(name, 0))
-    check_rows(f"pass {p.label} output", stats[names[-1]]["kept"]["docs"], total - sum(rejected.values()))
+    check_rows(f"pass {p.label} input", stats[keys[0]]["in"]["docs"], total)
+    names = [s.spec.name for s in p.steps] or [READ_STAGE]  # rejected rows carry the stage name
+    for key, name in zip(keys, names, strict=True):
+        check_rows(f"step {key} rejections", stats[key]["dropped"]["docs"], rejected.get(name, 0))
+    check_rows(f"pass {p.label} output", stats[keys[-1]]["kept"]["docs"], total - sum(rejected.values()))
 
 
-def _compute_pass(p: Pass, passes: list[Pass], store: PassStore, config: Config, files, accountant) -> dict:
+def _compute_pass(
+    p: Pass, passes: list[Pass], store: PassStore, config: Config, files, accountant, fresh: bool
+) -> dict:
     """Run one pass on Ray Data into a temporary folder, then commit it with its counts."""
+    fit = _ensure_fit(p, passes[p.index - 1], store, config, fresh) if p.fit is not None else None
     tmp = store.begin(p)
     if p.index == 0:
         _run_read(config, files, tmp, accountant)
     else:
-        _run_stages(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant)
-    stats = {name: ray.get(accountant.snapshot.remote(name)) for name in p.stage_names}
+        fit_dir = store.fit_dir(p) if p.fit is not None else None
+        _run_steps(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant, fit, fit_dir)
+    stats = {key: ray.get(accountant.snapshot.remote(key)) for key in p.step_keys}
+    if fit is not None:  # what the fit learned is reported with the apply phase
+        stats[p.steps[0].key]["metrics"] = {**stats[p.steps[0].key]["metrics"], "fit": fit["metrics"]}
     store.commit(p, tmp, {"label": p.label, "stages": stats})
-    return store.load(p)
+    manifest = store.load(p)
+    assert manifest is not None
+    return manifest
 
 
 def run(
@@ -166,12 +231,13 @@ def run(
                 log.info("%s: reusing checkpoint %s", where, store.dir(p))
             else:
                 log.info("%s: computing", where)
-                manifest = _compute_pass(p, passes, store, config, files, accountant)
+                manifest = _compute_pass(p, passes, store, config, files, accountant, fresh)
             before = result.passes[-1] if result.passes else None
             _verify_pass(p, manifest["stages"], store.data_dir(p), before)
             seconds = round(time.time() - t0, 3)
+            steps = [(s.key, s.spec.name) for s in p.steps] or [(READ_STAGE, READ_STAGE)]
             result.passes.append(
-                PassResult(p.label, p.key, str(store.dir(p)), reused, seconds, manifest["stages"])
+                PassResult(p.label, p.key, str(store.dir(p)), reused, seconds, manifest["stages"], steps)
             )
         result.stats = write_outputs(config, out_dir, [store.data_dir(p) for p in passes], result.passes)
     log.info("run finished in %.1f s (prep %s)", time.time() - started, __version__)

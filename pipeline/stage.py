@@ -5,11 +5,19 @@ A streaming stage sees one Arrow batch of live documents at a time and returns a
 row either `None` (keep) or a short rule code (drop). The runner, not the stage,
 checks that no row was lost or invented, marks drops, and counts docs and bytes in,
 kept and dropped per domain — so every stage is accounted for the same way.
+
+A *global* stage (`barrier = True`) needs to see every document before it can decide
+about any (perplexity percentiles, duplicate clusters, a token budget). It runs in
+three phases: `process` per batch as above (score, sign, tokenize), then `fit` once
+over the columns it names (a barrier: the runner ends the pass there), then `apply`
+per batch in the next pass with what `fit` learned. Both streaming phases are
+accounted; `stats.json` shows the stage once with both phases' drops.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -21,6 +29,10 @@ class StageConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Fields that only `fit`/`apply` read. Changing them reuses the `process` pass (say,
+    #: new bucket percentiles reuse the perplexity scores; new mixture weights reuse tokens).
+    fit_fields: ClassVar[frozenset[str]] = frozenset()
+
     #: Apply the stage only to documents of these domains (others pass through, counted as
     #: kept); null applies it to every domain. E.g. language ID skips `code`.
     domains: list[str] | None = None
@@ -28,6 +40,10 @@ class StageConfig(BaseModel):
     def check_files(self) -> list[str]:
         """Problems with files the config names, as 'key: message' (checked at validation)."""
         return []
+
+    def process_fingerprint(self) -> dict:
+        """What the `process` phase depends on: the config without the fit-only fields."""
+        return self.model_dump(mode="json", exclude=set(self.fit_fields))
 
 
 @dataclass
@@ -38,6 +54,22 @@ class Verdict:
     rules: list[str | None]  # per row: None keeps it, a rule code drops it
     reasons: list[str | None] | None = None  # per row human message for drops (default: the rule)
     metrics: dict[str, Any] = field(default_factory=dict)  # nested counts summed into stats.json
+
+
+@dataclass
+class FitContext:
+    """What the runner hands to `fit`."""
+
+    work_dir: Path  # a private folder kept with the fit's checkpoint; `apply` gets it as `files`
+    seed: int
+
+
+@dataclass
+class FitResult:
+    """What `fit` learned: `state` goes to every `apply` worker, `metrics` to stats.json."""
+
+    state: dict[str, Any]  # JSON-able and small; large state goes in files under work_dir
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 class Stage:
@@ -51,12 +83,32 @@ class Stage:
     stateful: ClassVar[bool] = False
     #: Columns the stage adds; rows it does not see get them as nulls.
     output_fields: ClassVar[tuple[pa.Field, ...]] = ()
+    #: A global stage: `fit` runs between `process` and `apply`, in a pass of its own.
+    barrier: ClassVar[bool] = False
+    #: The columns `fit` reads (it never sees the text unless it names it).
+    fit_columns: ClassVar[tuple[str, ...]] = ()
+    #: Columns `apply` adds (besides those `process` added).
+    apply_fields: ClassVar[tuple[pa.Field, ...]] = ()
 
     def __init__(self, config: StageConfig):
         self.config = config
 
     def setup(self) -> None:
-        """Load models; called once per worker before the first batch."""
+        """Load models; called once per worker before the first batch of `process`."""
 
     def process(self, batch: pa.Table) -> Verdict:
+        raise NotImplementedError
+
+    def fit(self, data, ctx: FitContext) -> FitResult:
+        """Global stages: learn from `data` (a Ray Dataset of the live rows of the stage's
+        domains, `fit_columns` only) what `apply` needs. Runs in the driver."""
+        raise NotImplementedError
+
+    def setup_apply(self, state: dict[str, Any], files: Path) -> None:
+        """Global stages: load what `apply` needs, once per worker; `files` is the fit's
+        work_dir where it was kept (names in `state` are relative to it)."""
+        self.state = state
+
+    def apply(self, batch: pa.Table) -> Verdict:
+        """Global stages: decide about each row with the fit state."""
         raise NotImplementedError

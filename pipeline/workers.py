@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,11 +17,10 @@ import ray
 
 from pipeline.accounting import AccountingError, batch_key, count_batch, merge
 from pipeline.config import SourceConfig
+from pipeline.records import READ_STAGE
 from pipeline.sources import InputFile
 from pipeline.stage import Stage, Verdict
 from stages import stage_class, stage_config_model
-
-READ_STAGE = "read"
 
 
 def live_mask(batch: pa.Table) -> pa.ChunkedArray:
@@ -71,9 +71,9 @@ def _check_verdict(stage_name: str, live: pa.Table, verdict: Verdict) -> None:
         raise AccountingError(f"stage {stage_name} returned {len(verdict.reasons)} reasons for {n} rows")
 
 
-def output_schema(input_schema: pa.Schema, stage: Stage) -> pa.Schema:
-    """Input columns plus the stage's declared columns: one schema for every batch."""
-    for f in stage.output_fields:
+def output_schema(input_schema: pa.Schema, fields: tuple[pa.Field, ...]) -> pa.Schema:
+    """Input columns plus the step's declared columns: one schema for every batch."""
+    for f in fields:
         if f.name not in input_schema.names:
             input_schema = input_schema.append(f)
     return input_schema
@@ -91,27 +91,46 @@ def _conform(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
 
 
 class StageTask:
-    """Ray Data UDF around one `Stage`: loads it once, processes live rows, counts, checks."""
+    """Ray Data UDF around one phase of one `Stage`: loads it once, processes live rows,
+    counts, checks. `phase` is "process", or "apply" for a global stage after its fit."""
 
-    def __init__(self, name: str, config: dict, accountant):
+    def __init__(
+        self,
+        name: str,
+        config: dict,
+        accountant,
+        phase: str = "process",
+        state: dict | None = None,
+        files: str | None = None,
+    ):
         self.name = name
         self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
-        self.stage.setup()
         self.accountant = accountant
+        self.phase = phase
+        if phase == "apply":
+            self.key = f"{name}:apply"
+            self.fields = self.stage.output_fields + self.stage.apply_fields
+            self.stage.setup_apply(state or {}, Path(files) if files else Path("."))
+            self.decide = self.stage.apply
+        else:
+            self.key = name
+            self.fields = self.stage.output_fields
+            self.stage.setup()
+            self.decide = self.stage.process
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         live_rows = live_mask(batch)
         live = batch.filter(live_rows)
         rejected_before = batch.filter(pc.invert(live_rows))
-        schema = output_schema(batch.schema, self.stage)
+        schema = output_schema(batch.schema, self.fields)
         if live.num_rows == 0:
             return _conform([batch], schema)
         applies = _domain_mask(live, self.stage.config.domains)
         todo, skipped = live.filter(applies), live.filter(pc.invert(applies))
         parts = []
         if todo.num_rows:
-            verdict = self.stage.process(todo)
-            _check_verdict(self.name, todo, verdict)
+            verdict = self.decide(todo)
+            _check_verdict(self.key, todo, verdict)
             parts.append(_mark_drops(verdict, self.name))
             counts = count_batch(todo, parts[0], verdict.rules)
             metrics = verdict.metrics
@@ -120,17 +139,26 @@ class StageTask:
         if skipped.num_rows:  # other domains pass through untouched, counted as kept
             counts = merge(counts, count_batch(skipped, skipped, [None] * skipped.num_rows))
             parts.append(skipped)
-        ray.get(self.accountant.add.remote(self.name, batch_key(live.column("id")), counts, metrics))
+        ray.get(self.accountant.add.remote(self.key, batch_key(live.column("id")), counts, metrics))
         if rejected_before.num_rows:
             parts.append(rejected_before)
         return _conform(parts, schema)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_task(name: str, config_json: str, accountant) -> StageTask:
-    return StageTask(name, json.loads(config_json), accountant)
+def _cached_task(name: str, config_json: str, accountant, phase: str, state_json: str, files) -> StageTask:
+    return StageTask(name, json.loads(config_json), accountant, phase, json.loads(state_json), files)
 
 
-def run_stateless_stage(batch: pa.Table, name: str, config: dict, accountant) -> pa.Table:
+def run_stateless_stage(
+    batch: pa.Table,
+    name: str,
+    config: dict,
+    accountant,
+    phase: str = "process",
+    state: dict | None = None,
+    files: str | None = None,
+) -> pa.Table:
     """Ray Data task UDF for stages without a model: one StageTask per worker process."""
-    return _cached_task(name, json.dumps(config, sort_keys=True), accountant)(batch)
+    dump = functools.partial(json.dumps, sort_keys=True)
+    return _cached_task(name, dump(config), accountant, phase, dump(state), files)(batch)

@@ -49,8 +49,9 @@ class _RenamesIds(Stage):
 
 def _task(stage_cls, accountant, **config) -> StageTask:
     task = object.__new__(StageTask)
-    task.name = stage_cls.name
+    task.name = task.key = stage_cls.name
     task.stage = stage_cls(_Config(**config))
+    task.fields, task.decide = task.stage.output_fields, task.stage.process
     task.accountant = accountant
     return task
 
