@@ -48,12 +48,36 @@ def _uses_sample(config_path: str) -> bool:
     return any(isinstance(p, str) and Path(p).parts[:2] == SAMPLE_DIR.parts for p in paths)
 
 
+def _uses_default_lm(config_path: str) -> bool:
+    """Whether a config's quality stage names the bundled default perplexity model."""
+    import yaml
+
+    from stages.quality.train_lm import DEFAULT_MODEL_DIR
+
+    try:
+        data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+        blocks = [e["quality"] for e in data.get("stages") or [] if isinstance(e, dict) and "quality" in e]
+        dirs = [m.get("dir") for b in blocks for m in (b or {}).get("perplexity", {}).values()]
+    except Exception:
+        return False  # validation reports what is wrong with the file
+    return any(isinstance(d, str) and Path(d) == DEFAULT_MODEL_DIR for d in dirs)
+
+
 def _ensure_sample(config_path: str) -> None:
+    """Build what the bundled configs use on first run: the sample corpus, the default LM."""
     if _uses_sample(config_path) and not (SAMPLE_DIR / "MANIFEST.json").is_file():
         from pipeline.sample import build_sample
 
         logging.getLogger("prep").info("building the bundled sample corpus in %s (first run)", SAMPLE_DIR)
         build_sample(SAMPLE_DIR)
+    if _uses_default_lm(config_path):
+        from stages.quality.train_lm import ensure_default_model
+
+        if not (SAMPLE_DIR / "MANIFEST.json").is_file():
+            from pipeline.sample import build_sample
+
+            build_sample(SAMPLE_DIR)
+        ensure_default_model()
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -99,6 +123,35 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lm_train(args: argparse.Namespace) -> int:
+    from stages.quality.train_lm import read_texts, train_lm
+
+    fmt = args.format or _guess_format(args.input[0])
+    texts = read_texts(args.input, fmt, args.text_field)
+    provenance = {"format": fmt, "paths": args.input, "text_field": args.text_field}
+    tokenizer = Path(args.tokenizer) if args.tokenizer else None
+    try:
+        meta = train_lm(
+            texts, Path(args.out), args.order, args.vocab_size, args.normalise, tokenizer, provenance
+        )
+    except FileNotFoundError as exc:
+        err_console.print(f"prep lm train: {exc}", markup=False)
+        return EXIT_USAGE
+    print(
+        f"{args.out}: order {meta['order']}, {meta['tokens']:,} tokens in {meta['lines']:,} lines, "
+        f"n-grams {meta['ngrams']}, {meta['seconds']['total']:.1f} s"
+    )
+    return EXIT_OK
+
+
+def _guess_format(pattern: str) -> str:
+    name = pattern.lower()
+    for ext, fmt in ((".parquet", "parquet"), (".txt", "text"), (".warc", "warc"), (".wet", "wet")):
+        if ext in name:
+            return fmt
+    return "jsonl"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="prep", description="Prepare LLM pre-training data on Ray.")
     parser.add_argument("--version", action="version", version=f"prep {__version__}")
@@ -126,6 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", default=str(SAMPLE_DIR), help="where to write it (default data/sample)")
     p.add_argument("--force", action="store_true", help="rebuild even if it exists")
     p.set_defaults(func=cmd_sample)
+
+    lm = sub.add_parser("lm", help="perplexity models", description="Perplexity (KenLM n-gram) models.")
+    lm_sub = lm.add_subparsers(dest="lm_command", required=True, parser_class=_Parser)
+    p = lm_sub.add_parser(
+        "train",
+        help="train a Kneser-Ney n-gram model offline",
+        description="Estimate a modified Kneser-Ney n-gram model (ARPA, loads in kenlm) and its "
+        "tokenizer from reference text, normalised as the quality stage normalises it.",
+    )
+    p.add_argument("--input", action="append", required=True, help="file glob (repeatable)")
+    p.add_argument("--format", choices=["jsonl", "parquet", "text", "warc", "wet"], help="default: by name")
+    p.add_argument("--text-field", default="text", help="jsonl/parquet field with the text")
+    p.add_argument("--order", type=int, default=5, help="n-gram order (default 5, as CCNet)")
+    p.add_argument("--out", required=True, help="folder to write model.arpa, tokenizer.json, lm.json")
+    p.add_argument("--vocab-size", type=int, default=16000, help="tokenizer vocabulary (default 16000)")
+    p.add_argument("--tokenizer", help="use this tokenizer (.model or tokenizer.json) instead of training")
+    p.add_argument("--normalise", choices=["ccnet", "none"], default="ccnet")
+    p.set_defaults(func=cmd_lm_train)
     return parser
 
 

@@ -25,9 +25,21 @@ from pipeline.records import STATUS_COLUMNS
 REJECTED_NAMES = {"_stage": "stage", "_rule": "rule", "_reason": "reason"}
 
 
-def to_rejected(batch: pa.Table) -> pa.Table:
+def to_rejected(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rejected rows of a pass output in the run's final schema: every file of
+    rejected/ has the same columns (those of stages a row never reached are null)."""
     rejected = batch.filter(pc.invert(pc.is_null(batch.column("_stage"))))
+    for f in schema:
+        if f.name not in rejected.column_names:
+            rejected = rejected.append_column(f, pa.nulls(rejected.num_rows, f.type))
+    rejected = rejected.select(schema.names).cast(schema)
     return rejected.rename_columns([REJECTED_NAMES.get(n, n) for n in rejected.column_names])
+
+
+def _final_schema(data_dirs: list[Path]) -> pa.Schema:
+    """Columns accumulate pass by pass; the union keeps each column's first type."""
+    schemas = [pads.dataset(str(d), format="parquet").schema for d in data_dirs]
+    return pa.unify_schemas(schemas)
 
 
 def to_documents(batch: pa.Table) -> pa.Table:
@@ -94,9 +106,14 @@ def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: 
     rejected_dir, documents_dir = out_dir / "rejected", out_dir / "documents"
     _reset(rejected_dir)
     _reset(documents_dir)
+    schema = _final_schema(data_dirs)
     for p, data_dir in zip(passes, data_dirs, strict=True):
         ds = ray.data.read_parquet(str(data_dir))
-        _write(ds.map_batches(to_rejected, batch_format="pyarrow"), rejected_dir, p.label)
+        _write(
+            ds.map_batches(to_rejected, batch_format="pyarrow", fn_kwargs={"schema": schema}),
+            rejected_dir,
+            p.label,
+        )
     last = ray.data.read_parquet(str(data_dirs[-1]))
     _write(last.map_batches(to_documents, batch_format="pyarrow"), documents_dir, "documents")
 

@@ -29,7 +29,7 @@ from pipeline.raysession import cluster_cpus, ray_session, resolve_address
 from pipeline.records import READ_STAGE
 from pipeline.sources import InputFile, fingerprint_files, list_input_files
 from pipeline.stage import FitContext
-from pipeline.workers import StageTask, live_mask, read_files, run_stateless_stage
+from pipeline.workers import StageChain, live_mask, read_files, run_stateless_chain
 from stages import stage_class
 
 log = logging.getLogger("prep")
@@ -114,14 +114,15 @@ def _run_steps(
     fit_dir: Path | None,
 ) -> None:
     ds = ray.data.read_parquet(str(input_dir)).map_batches(_keep_live, batch_format="pyarrow")
-    workers = cluster_cpus()
+    steps = [_step_kwargs(step, accountant, fit, fit_dir) for step in p.steps]
     common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
-    for step in p.steps:
-        kwargs = _step_kwargs(step, accountant, fit, fit_dir)
-        if stage_class(step.spec.name).stateful:  # a model per actor, loaded once
-            ds = ds.map_batches(StageTask, fn_constructor_kwargs=kwargs, concurrency=(1, workers), **common)
-        else:
-            ds = ds.map_batches(run_stateless_stage, fn_kwargs=kwargs, **common)
+    if any(stage_class(step.spec.name).stateful for step in p.steps):  # models load once per actor
+        pool = ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus())
+        ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": steps}, compute=pool, **common)
+    else:
+        ds = ds.map_batches(
+            run_stateless_chain, fn_kwargs={"steps": steps, "accountant": accountant}, **common
+        )
     ds.write_parquet(str(out_dir))
 
 

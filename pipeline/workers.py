@@ -145,20 +145,30 @@ class StageTask:
         return _conform(parts, schema)
 
 
-@functools.lru_cache(maxsize=16)
-def _cached_task(name: str, config_json: str, accountant, phase: str, state_json: str, files) -> StageTask:
-    return StageTask(name, json.loads(config_json), accountant, phase, json.loads(state_json), files)
+class StageChain:
+    """The steps of one pass fused into one Ray Data UDF: each batch goes through every
+    step in a single worker, so stateful stages share one actor pool (with two actor
+    pools on a 2-core machine, the read tasks had no CPU left and the pass hung) and no
+    batch crosses the object store between stages."""
+
+    def __init__(self, steps: list[dict]):
+        self.tasks = [StageTask(**kwargs) for kwargs in steps]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        for task in self.tasks:
+            batch = task(batch)
+        return batch
 
 
-def run_stateless_stage(
-    batch: pa.Table,
-    name: str,
-    config: dict,
-    accountant,
-    phase: str = "process",
-    state: dict | None = None,
-    files: str | None = None,
-) -> pa.Table:
-    """Ray Data task UDF for stages without a model: one StageTask per worker process."""
-    dump = functools.partial(json.dumps, sort_keys=True)
-    return _cached_task(name, dump(config), accountant, phase, dump(state), files)(batch)
+@functools.lru_cache(maxsize=8)
+def _cached_chain(steps_json: str) -> StageChain:
+    return StageChain(json.loads(steps_json))
+
+
+def run_stateless_chain(batch: pa.Table, steps: list[dict], accountant) -> pa.Table:
+    """Ray Data task UDF for passes without a model: one chain per worker process."""
+    specs = [{k: v for k, v in s.items() if k != "accountant"} for s in steps]
+    chain = _cached_chain(json.dumps(specs, sort_keys=True))
+    for task in chain.tasks:
+        task.accountant = accountant
+    return chain(batch)

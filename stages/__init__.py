@@ -13,6 +13,7 @@ from types import ModuleType
 #: Stage name in the YAML -> module that implements it, in the order prep documents them.
 STAGE_MODULES: dict[str, str] = {
     "langid": "stages.langid",
+    "quality": "stages.quality",
 }
 
 STAGE_NAMES: tuple[str, ...] = tuple(STAGE_MODULES)

@@ -35,6 +35,14 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_lm(sample_dir: Path) -> Path:
+    """The bundled default perplexity model (trained on the sample wiki once, ~15 s)."""
+    from stages.quality.train_lm import DEFAULT_MODEL_DIR, ensure_default_model
+
+    return ensure_default_model(REPO / DEFAULT_MODEL_DIR, sample_dir)
+
+
+@pytest.fixture(scope="session")
 def sample_manifest(sample_dir: Path) -> dict:
     return json.loads((sample_dir / "MANIFEST.json").read_text())
 
@@ -45,9 +53,12 @@ def write_config(path: Path, data: dict) -> Path:
 
 
 def mix_config(tmp: Path, **run_overrides) -> dict:
-    """configs/mix.yaml with absolute sample paths and outputs under `tmp`."""
+    """configs/mix.yaml with absolute sample and model paths and outputs under `tmp`."""
     data = yaml.safe_load((REPO / "configs" / "mix.yaml").read_text())
     for src in data["sources"]:
         src["paths"] = [str(REPO / p) for p in src["paths"]]
+    for entry in data["stages"]:
+        for spec in entry.get("quality", {}).get("perplexity", {}).values():
+            spec["dir"] = str(REPO / spec["dir"])
     data["run"].update({"output": str(tmp / "out"), "work_dir": str(tmp / "cache"), **run_overrides})
     return data

@@ -34,7 +34,7 @@ def test_valid_config_passes(tmp_path, jsonl, capsys):
     assert "ok" in capsys.readouterr().out
 
 
-def test_shipped_configs_validate(sample_dir, capsys, monkeypatch):
+def test_shipped_configs_validate(sample_dir, default_lm, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     for cfg in sorted((REPO / "configs").glob("*.yaml")):
         assert main(["validate", str(cfg)]) == 0, cfg

@@ -90,7 +90,7 @@ def two_node_cluster(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_two_node_cluster_matches_local_run(tmp_path, sample_dir, ray_session, two_node_cluster):
+def test_two_node_cluster_matches_local_run(tmp_path, sample_dir, default_lm, ray_session, two_node_cluster):
     address, env = two_node_cluster
     local_cfg = write_config(tmp_path / "local.yaml", _first_file_per_source(mix_config(tmp_path / "local")))
     run(load_config(local_cfg))

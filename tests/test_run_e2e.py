@@ -19,7 +19,7 @@ def _pass_dirs(cache: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory, sample_dir, ray_session):
+def first_run(tmp_path_factory, sample_dir, default_lm, ray_session):
     tmp = tmp_path_factory.mktemp("e2e")
     cfg = write_config(tmp / "mix.yaml", mix_config(tmp))
     return tmp, cfg, run(load_config(cfg))
@@ -29,7 +29,7 @@ def test_outputs_exist_and_add_up(first_run):
     tmp, _, result = first_run
     out = tmp / "out"
     stats = json.loads((out / "stats.json").read_text())
-    assert [s["name"] for s in stats["stages"]] == ["read", "langid"]
+    assert [s["name"] for s in stats["stages"]] == ["read", "langid", "quality"]
     assert all(not p.reused for p in result.passes)
     for s in stats["stages"]:
         assert s["in"]["docs"] == s["kept"]["docs"] + s["dropped"]["docs"]
@@ -47,14 +47,14 @@ def test_outputs_exist_and_add_up(first_run):
     assert all(r["rule"] in {"lang_not_kept", "lang_low_score"} and r["reason"] for r in langid)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["stages"][0]["langid"]["keep"]
-    assert len(_pass_dirs(tmp / "cache")) == 2
+    assert len(_pass_dirs(tmp / "cache")) == 3  # read, langid+quality, quality's apply
 
 
 def test_second_run_reuses_every_pass(first_run):
     tmp, cfg, _ = first_run
     before = _pass_dirs(tmp / "cache")
     again = run(load_config(cfg))
-    assert [p.reused for p in again.passes] == [True, True]
+    assert [p.reused for p in again.passes] == [True, True, True]
     assert _pass_dirs(tmp / "cache") == before  # nothing rewritten
     stats = json.loads((tmp / "out" / "stats.json").read_text())
     assert all(s["reused"] for s in stats["stages"])
@@ -65,7 +65,7 @@ def test_changed_langid_threshold_recomputes_langid_only(first_run, tmp_path):
     data = mix_config(tmp)
     data["stages"][0]["langid"]["thresholds"] = {"en": 0.95}
     again = run(load_config(write_config(tmp_path / "stricter.yaml", data)))
-    assert [p.reused for p in again.passes] == [True, False]
+    assert [p.reused for p in again.passes] == [True, False, False]
     assert again.passes[0].key == first.passes[0].key
     assert again.passes[1].key != first.passes[1].key
     old, new = first.stats["stages"][1], again.stats["stages"][1]
@@ -80,7 +80,7 @@ def test_fresh_recomputes_everything(first_run, tmp_path):
     tmp, _, _ = first_run
     data = mix_config(tmp, output=str(tmp_path / "fresh-out"))
     again = run(load_config(write_config(tmp_path / "f.yaml", data)), fresh=True)
-    assert [p.reused for p in again.passes] == [False, False]
+    assert [p.reused for p in again.passes] == [False, False, False]
 
 
 def test_tampered_checkpoint_fails_loudly(first_run, tmp_path):
@@ -107,6 +107,30 @@ def test_interrupted_pass_is_recomputed_and_earlier_passes_resume(first_run, tmp
     (langid_pass / "manifest.json").unlink()
     (passes / ".tmp-01-langid-deadbeef").mkdir()  # a half-written pass left by the crash
     resumed = run(config)
-    assert [p.reused for p in resumed.passes] == [True, False]
+    # the pass after it depends on its key, not on when it was written: still reused
+    assert [p.reused for p in resumed.passes] == [True, False, True]
     assert not list(passes.glob(".tmp-*"))
     assert (langid_pass / "manifest.json").is_file()
+
+
+def test_changed_buckets_reuse_the_perplexity_scores(first_run, tmp_path):
+    """Bucket settings are fit-only: the scored pass is reused, only fit and apply rerun."""
+    tmp, _, first = first_run
+    data = mix_config(tmp, output=str(tmp_path / "out"))
+    data["stages"][1]["quality"]["buckets"]["keep"] = ["head", "middle"]
+    again = run(load_config(write_config(tmp_path / "no-tail.yaml", data)))
+    assert [p.reused for p in again.passes] == [True, True, False]
+    quality = again.stats["stages"][2]
+    assert quality["phases"]["process"] == first.stats["stages"][2]["phases"]["process"]
+    tail = quality["rules"]["ppl_tail"]["docs"]
+    assert tail == quality["phases"]["apply"]["dropped"]["docs"] > 100
+    # CCNet's 30/60 split, per language and domain, on this run's own scores
+    fit = quality["metrics"]["fit"]
+    assert {"en|web", "en|wiki", "en|papers"} <= set(fit["cutoffs"])
+    assert all(fit["group_docs"][g] < 20 for g in fit["small_groups"])
+    buckets = quality["metrics"]["buckets"]["web"]
+    scored = buckets["head"] + buckets["middle"] + buckets["tail"]
+    assert abs(buckets["head"] / scored - 0.3) < 0.02 and abs(buckets["tail"] / scored - 0.4) < 0.02
+    rejected = pads.dataset(str(tmp_path / "out" / "rejected"), format="parquet").to_table()
+    tails = rejected.filter(pads.field("rule") == "ppl_tail")
+    assert tails.num_rows == tail and set(tails.column("ppl_bucket").to_pylist()) == {"tail"}

@@ -31,7 +31,7 @@ from pipeline.sample.model import SOURCES, Doc, derive_rng
 from pipeline.sample.writers import write_jsonl_gz, write_parquet, write_text, write_warc
 
 #: Bump when the sample's content or layout changes, so that existing samples are rebuilt.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 
 log = logging.getLogger("prep.sample")
 

@@ -53,9 +53,10 @@ def _decode_lines(data: bytes) -> list[str]:
 
 
 def headline(text: str, words: int = 10) -> str:
-    """A title from the first words of a text."""
+    """A title from the first words of a text. No trailing ellipsis: a teaser title that ends
+    in "…" above a one-paragraph story trips Gopher's end-ellipsis rule on half the news."""
     first = text.split("\n", 1)[0].split()
-    return " ".join(first[:words]).rstrip(",.;:") + ("…" if len(first) > words else "")
+    return " ".join(first[:words]).rstrip(",.;:")
 
 
 def _paragraphs(article: str, per: int = 3) -> str:
