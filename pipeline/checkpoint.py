@@ -132,9 +132,16 @@ class PassStore:
         """The manifest (state and metrics) of a complete fit for pass `p`, or None."""
         return _load_manifest(self.fit_dir(p), p.fit_key)
 
-    def begin_fit(self, p: Pass) -> Path:
-        assert p.fit is not None
-        return _temporary(self.fits, p.fit.name)
+    def begin_fit(self, p: Pass, fresh: bool = False) -> Path:
+        """The folder a fit works in. Unlike a pass's, it survives an interruption: a fit
+        that checkpoints its own steps there (dedup's connected-component iterations)
+        resumes from them. `fresh` starts it empty."""
+        assert p.fit is not None and p.fit_key is not None
+        partial = self.fits / f".partial-{p.fit.name}-{p.fit_key[:16]}"
+        if fresh and partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True, exist_ok=True)
+        return partial
 
     def commit_fit(self, p: Pass, tmp: Path, manifest: dict) -> None:
         """Move the fit's files into place, then write the manifest that marks the fit complete."""

@@ -20,6 +20,7 @@ from pipeline.accounting import check_rows, combine_phases
 from pipeline.atomic import write_json_atomic
 from pipeline.config import Config
 from pipeline.records import STATUS_COLUMNS
+from stages import stage_class
 
 #: rejected/*.parquet columns renamed from the internal status columns.
 REJECTED_NAMES = {"_stage": "stage", "_rule": "rule", "_reason": "reason"}
@@ -36,10 +37,12 @@ def to_rejected(batch: pa.Table, schema: pa.Schema) -> pa.Table:
     return rejected.rename_columns([REJECTED_NAMES.get(n, n) for n in rejected.column_names])
 
 
-def _final_schema(data_dirs: list[Path]) -> pa.Schema:
-    """Columns accumulate pass by pass; the union keeps each column's first type."""
+def _final_schema(data_dirs: list[Path], temporary: set[str]) -> pa.Schema:
+    """Columns accumulate pass by pass; the union keeps each column's first type. Columns
+    stages kept only for their fit (signatures) are left out."""
     schemas = [pads.dataset(str(d), format="parquet").schema for d in data_dirs]
-    return pa.unify_schemas(schemas)
+    schema = pa.unify_schemas(schemas)
+    return pa.schema([f for f in schema if f.name not in temporary])
 
 
 def to_documents(batch: pa.Table) -> pa.Table:
@@ -106,7 +109,8 @@ def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: 
     rejected_dir, documents_dir = out_dir / "rejected", out_dir / "documents"
     _reset(rejected_dir)
     _reset(documents_dir)
-    schema = _final_schema(data_dirs)
+    temporary = {c for spec in config.stages for c in stage_class(spec.name).temporary_columns}
+    schema = _final_schema(data_dirs, temporary)
     for p, data_dir in zip(passes, data_dirs, strict=True):
         ds = ray.data.read_parquet(str(data_dir))
         _write(

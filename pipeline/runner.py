@@ -126,9 +126,11 @@ def _run_steps(
     ds.write_parquet(str(out_dir))
 
 
-def _fit_input(spec: StageSpec, data_dir: Path) -> ray.data.Dataset:
+def _fit_input(spec: StageSpec, stage, data_dir: Path) -> ray.data.Dataset:
     """The live rows of the stage's domains from a pass output, only the columns fit reads."""
-    columns = list(dict.fromkeys([*stage_class(spec.name).fit_columns, "domain", "_stage"]))
+    present = set(pads.dataset(str(data_dir), format="parquet").schema.names)
+    wanted = [*stage.fit_columns, "domain", "_stage"]
+    columns = [c for c in dict.fromkeys(wanted) if c in present]
     ds = ray.data.read_parquet(str(data_dir), columns=columns)
     domains = spec.config.domains
 
@@ -151,8 +153,9 @@ def _ensure_fit(p: Pass, before: Pass, store: PassStore, config: Config, fresh: 
     log.info("fit %s: computing over the output of pass %s", p.fit.name, before.label)
     t0 = time.time()
     stage = stage_class(p.fit.name)(p.fit.config)
-    tmp = store.begin_fit(p)
-    result = stage.fit(_fit_input(p.fit, store.data_dir(before)), FitContext(tmp, config.run.seed))
+    tmp = store.begin_fit(p, fresh)
+    ctx = FitContext(tmp, config.run.seed, cluster_cpus())
+    result = stage.fit(_fit_input(p.fit, stage, store.data_dir(before)), ctx)
     store.commit_fit(p, tmp, {"state": result.state, "metrics": result.metrics, "seconds": time.time() - t0})
     manifest = store.load_fit(p)
     assert manifest is not None

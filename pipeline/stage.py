@@ -60,8 +60,9 @@ class Verdict:
 class FitContext:
     """What the runner hands to `fit`."""
 
-    work_dir: Path  # a private folder kept with the fit's checkpoint; `apply` gets it as `files`
+    work_dir: Path  # the fit's own folder: kept across interruptions, `apply` gets it as `files`
     seed: int
+    cpus: int = 1  # CPUs of the cluster, for sizing Ray Data work in the fit
 
 
 @dataclass
@@ -85,10 +86,15 @@ class Stage:
     output_fields: ClassVar[tuple[pa.Field, ...]] = ()
     #: A global stage: `fit` runs between `process` and `apply`, in a pass of its own.
     barrier: ClassVar[bool] = False
-    #: The columns `fit` reads (it never sees the text unless it names it).
-    fit_columns: ClassVar[tuple[str, ...]] = ()
+    #: The columns `fit` reads (it never sees the text unless it names it); `domain` always
+    #: comes along; columns no earlier stage wrote are left out. A stage may set it per
+    #: instance in `__init__` (say, `ppl` only when its keep policy needs it).
+    fit_columns: tuple[str, ...] = ()
     #: Columns `apply` adds (besides those `process` added).
     apply_fields: ClassVar[tuple[pa.Field, ...]] = ()
+    #: Columns `process` adds only for `fit` (signatures, hashes): removed by `apply`, never
+    #: written to documents/ or rejected/.
+    temporary_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: StageConfig):
         self.config = config

@@ -107,9 +107,11 @@ class StageTask:
         self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
         self.accountant = accountant
         self.phase = phase
+        self.dropped_columns: tuple[str, ...] = ()
         if phase == "apply":
             self.key = f"{name}:apply"
             self.fields = self.stage.output_fields + self.stage.apply_fields
+            self.dropped_columns = self.stage.temporary_columns
             self.stage.setup_apply(state or {}, Path(files) if files else Path("."))
             self.decide = self.stage.apply
         else:
@@ -123,6 +125,9 @@ class StageTask:
         live = batch.filter(live_rows)
         rejected_before = batch.filter(pc.invert(live_rows))
         schema = output_schema(batch.schema, self.fields)
+        for name in self.dropped_columns:
+            if name in schema.names:
+                schema = schema.remove(schema.get_field_index(name))
         if live.num_rows == 0:
             return _conform([batch], schema)
         applies = _domain_mask(live, self.stage.config.domains)
