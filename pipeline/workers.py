@@ -94,6 +94,8 @@ class StageTask:
     """Ray Data UDF around one phase of one `Stage`: loads it once, processes live rows,
     counts, checks. `phase` is "process", or "apply" for a global stage after its fit."""
 
+    dropped_columns: tuple[str, ...] = ()  # the stage's temporary columns, in the apply phase
+
     def __init__(
         self,
         name: str,
@@ -107,7 +109,6 @@ class StageTask:
         self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
         self.accountant = accountant
         self.phase = phase
-        self.dropped_columns: tuple[str, ...] = ()
         if phase == "apply":
             self.key = f"{name}:apply"
             self.fields = self.stage.output_fields + self.stage.apply_fields
