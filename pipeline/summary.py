@@ -79,14 +79,41 @@ def language_table(stats: dict) -> Table | None:
     return table
 
 
+def quality_table(stats: dict) -> Table | None:
+    """Perplexity buckets per domain and the cutoffs of each language/domain group."""
+    quality = next((s for s in stats["stages"] if s["name"] == "quality"), None)
+    fit = (quality or {}).get("metrics", {}).get("fit")
+    if not fit:
+        return None
+    table = Table(title="perplexity (quality): buckets and cutoffs", title_justify="left")
+    for col in ("group", "docs", f"p{fit['percentiles'][0]:g}", f"p{fit['percentiles'][1]:g}"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for bucket in ("head", "middle", "tail", "none"):
+        table.add_column(bucket, justify="right")
+    by_domain = quality["metrics"].get("buckets", {})
+    for group, docs in sorted(fit["group_docs"].items()):
+        cuts = fit["cutoffs"].get(group)
+        shown = [f"{c:,.0f}" for c in cuts] if cuts else ["(few)", "(few)"]
+        table.add_row(group, f"{docs:,}", *shown, "", "", "", "")
+    for domain, counts in sorted(by_domain.items()):
+        table.add_row(
+            f"[bold]{domain}[/bold] (all)",
+            "",
+            "",
+            "",
+            *(f"{counts.get(b, 0):,}" for b in ("head", "middle", "tail", "none")),
+        )
+    return table
+
+
 def print_summary(stats: dict, console: Console | None = None) -> None:
     console = console or Console()
     if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
         console.width = max(console.width, 150)
     console.print(funnel_table(stats))
-    langs = language_table(stats)
-    if langs is not None:
-        console.print(langs)
+    for extra in (language_table(stats), quality_table(stats)):
+        if extra is not None:
+            console.print(extra)
     out = stats["output"]
     console.print(
         f"kept {out['documents']['docs']:,} documents ({human_bytes(out['documents']['bytes'])}), "
