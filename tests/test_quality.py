@@ -214,3 +214,34 @@ def test_unknown_heuristic_threshold_is_named(tmp_path, capsys):
     assert main(["validate", str(write_config(tmp_path / "c.yaml", config))]) == 2
     err = capsys.readouterr().err
     assert "stages[0].quality.heuristics" in err and "gopher_quality.min_words: unknown threshold" in err
+
+
+def test_ccnet_style_model_with_a_sentencepiece_tokenizer(tmp_path, sample_dir):
+    """CCNet ships `en.arpa.bin` + `en.sp.model`: a SentencePiece tokenizer must work as-is."""
+    import io
+
+    import sentencepiece as spm
+
+    wiki = _read(sample_dir, "jsonl", "wiki/wiki-00001.jsonl.gz", "wiki").column("text").to_pylist()
+    lines = [normalise_line(line) for text in wiki for line in text.split("\n") if line.strip()]
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=buffer, vocab_size=4000, minloglevel=2
+    )
+    sp_model = tmp_path / "en.sp.model"
+    sp_model.write_bytes(buffer.getvalue())
+    out = tmp_path / "ccnet-like"
+    wiki1 = str(sample_dir / "wiki" / "wiki-00001.jsonl.gz")
+    assert (
+        main(
+            ["lm", "train", "--input", wiki1, "--out", str(out), "--order", "3", "--tokenizer", str(sp_model)]
+        )
+        == 0
+    )
+    assert json.loads((out / "lm.json").read_text())["tokenizer"] == "tokenizer.model"
+    spec = LMSpec(model=str(out / "model.arpa"), tokenizer=str(sp_model))  # the CCNet config shape
+    assert spec.check() == []
+    model = PerplexityModel(spec)
+    prose = _read(sample_dir, "jsonl", "wiki/wiki-00002.jsonl.gz", "wiki").column("text").to_pylist()[:40]
+    salad = [" ".join(sorted(t.split(" "))) for t in prose]
+    assert (model.perplexities(prose) < model.perplexities(salad)).all()
