@@ -43,33 +43,48 @@ def text_bytes(table: pa.Table) -> np.ndarray:
     return pc.fill_null(lengths, 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _empty_domain() -> dict:
-    return {"in": [0, 0], "kept": [0, 0], "dropped": [0, 0], "rules": {}}
+def _empty_domain(width: int = 2) -> dict:
+    return {"in": [0] * width, "kept": [0] * width, "dropped": [0] * width, "rules": {}}
+
+
+def _tokens(table: pa.Table) -> np.ndarray | None:
+    if "n_tokens" not in table.column_names:
+        return None
+    return pc.fill_null(table.column("n_tokens"), 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def count_batch(before: pa.Table, after: pa.Table, rules: Iterable[str | None]) -> dict:
-    """Per-domain [docs, bytes] in, kept, dropped and per rule for one stage on one batch.
+    """Per-domain [docs, bytes] (and tokens, once documents are tokenized) in, kept, dropped
+    and per rule for one stage on one batch.
 
     `before` is what entered the stage, `after` what it returned (same rows, same order;
     texts may have been rewritten): bytes in are measured before, bytes out after.
     """
     domains = before.column("domain").to_pylist()
     bytes_in, bytes_out = text_bytes(before), text_bytes(after)
+    tokens_in, tokens_out = _tokens(before), _tokens(after)
+    width = 3 if tokens_out is not None else 2
+    zeros = np.zeros(len(domains), dtype=np.int64)
+    tokens_in = zeros if tokens_in is None else tokens_in
+    tokens_out = zeros if tokens_out is None else tokens_out
     out: dict[str, dict] = {}
-    for domain, rule, b_in, b_out in zip(domains, rules, bytes_in, bytes_out, strict=True):
-        d = out.setdefault(domain, _empty_domain())
-        d["in"][0] += 1
-        d["in"][1] += int(b_in)
+    rows = zip(domains, rules, bytes_in, bytes_out, tokens_in, tokens_out, strict=True)
+    for domain, rule, b_in, b_out, t_in, t_out in rows:
+        d = out.setdefault(domain, _empty_domain(width))
+        _add(d["in"], b_in, t_in)
         if rule is None:
-            d["kept"][0] += 1
-            d["kept"][1] += int(b_out)
+            _add(d["kept"], b_out, t_out)
         else:
-            d["dropped"][0] += 1
-            d["dropped"][1] += int(b_out)
-            r = d["rules"].setdefault(rule, [0, 0])
-            r[0] += 1
-            r[1] += int(b_out)
+            _add(d["dropped"], b_out, t_out)
+            _add(d["rules"].setdefault(rule, [0] * width), b_out, t_out)
     return out
+
+
+def _add(slot: list[int], nbytes, ntokens) -> None:
+    slot[0] += 1
+    slot[1] += int(nbytes)
+    if len(slot) > 2:
+        slot[2] += int(ntokens)
 
 
 def merge(into: Any, other: Any) -> Any:
@@ -112,7 +127,8 @@ def finish(domains: dict, metrics: dict) -> dict:
     """Turn [docs, bytes] pairs into the stats.json shape with totals."""
 
     def pair(p: list[int]) -> dict:
-        return {"docs": int(p[0]), "bytes": int(p[1])}
+        counts = {"docs": int(p[0]), "bytes": int(p[1])}
+        return {**counts, "tokens": int(p[2])} if len(p) > 2 else counts
 
     out_domains = {}
     total = _empty_domain()
@@ -171,11 +187,14 @@ def combine_phases(process: dict, apply: dict) -> dict:
     in == kept + dropped holds for the stage as a whole when it held for each phase.
     """
 
+    def add(x: dict, y: dict) -> dict:
+        return {k: x.get(k, 0) + y.get(k, 0) for k in dict.fromkeys([*x, *y])}
+
     def combined(p: dict, a: dict) -> dict:
-        dropped = {k: p["dropped"][k] + a["dropped"][k] for k in ("docs", "bytes")}
         rules = {r: dict(v) for r, v in p["rules"].items()}
         for r, v in a["rules"].items():
-            rules[r] = {k: rules.get(r, {"docs": 0, "bytes": 0})[k] + v[k] for k in ("docs", "bytes")}
+            rules[r] = add(rules.get(r, {}), v)
+        dropped = add(p["dropped"], a["dropped"])
         return {"in": p["in"], "kept": a["kept"], "dropped": dropped, "rules": dict(sorted(rules.items()))}
 
     zero = {"in": {"docs": 0, "bytes": 0}, "kept": {"docs": 0, "bytes": 0}}

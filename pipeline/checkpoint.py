@@ -43,7 +43,7 @@ class Step:
 
     def fingerprint(self) -> dict:
         cfg = self.spec.config
-        config = cfg.process_fingerprint() if self.phase == "process" else cfg.model_dump(mode="json")
+        config = cfg.fingerprint(self.phase if self.phase == "process" else "all")
         return {"name": self.spec.name, "phase": self.phase, "config": config}
 
 

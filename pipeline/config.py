@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stages import STAGE_NAMES, stage_config_model
+from stages import INTERNAL_STAGES, SECTION_OF, STAGE_NAMES, stage_config_model
 
 
 class ConfigError(Exception):
@@ -60,6 +60,9 @@ class PrepConfig(Strict):
     ray: RayConfig = RayConfig()
     sources: list[SourceConfig] = Field(min_length=1)
     stages: list[dict[str, Any]] = Field(default_factory=list)
+    #: Tokenized shards: both sections together (see the tokenize and mix stages).
+    tokenizer: dict[str, Any] | None = None
+    mix: dict[str, Any] | None = None
 
     @field_validator("sources")
     @classmethod
@@ -78,9 +81,10 @@ class StageSpec(BaseModel):
     name: str
     index: int
     config: Any
+    where: str = ""  # key path of the block in the YAML, for messages
 
     def fingerprint(self) -> dict:
-        return {"name": self.name, "config": self.config.model_dump(mode="json")}
+        return {"name": self.name, "config": self.config.fingerprint()}
 
 
 class Config:
@@ -102,8 +106,15 @@ class Config:
     def resolved(self) -> dict:
         """The config as it will run, for manifests and checkpoint keys."""
         data = self.model.model_dump(mode="json")
-        data["stages"] = [{s.name: s.config.model_dump(mode="json")} for s in self.stages]
+        data["stages"] = [{s.name: s.config.model_dump(mode="json")} for s in self.stages if s.index >= 0]
+        for s in self.stages:
+            if s.index < 0:  # tokenizer and mix, as the sections they came from
+                data[s.where] = s.config.model_dump(mode="json", exclude={"sample_weights"})
         return data
+
+    @property
+    def writes_shards(self) -> bool:
+        return any(s.name == "mix" for s in self.stages)
 
 
 def _format_loc(prefix: str, loc: tuple) -> str:
@@ -141,6 +152,11 @@ def _validate_stages(raw: list[dict[str, Any]]) -> tuple[list[StageSpec], list[s
             problems.append(f"{where}: expected a mapping with one stage name, e.g. '- langid: {{...}}'")
             continue
         ((name, body),) = entry.items()
+        if name in INTERNAL_STAGES:
+            problems.append(
+                f"{where}.{name}: not a stage to list; write a top-level `{SECTION_OF[name]}:` section"
+            )
+            continue
         if name not in STAGE_NAMES:
             problems.append(f"{where}.{name}: unknown stage (known: {', '.join(STAGE_NAMES)})")
             continue
@@ -153,7 +169,42 @@ def _validate_stages(raw: list[dict[str, Any]]) -> tuple[list[StageSpec], list[s
         except ValidationError as err:
             problems.extend(_problems(err, f"{where}.{name}"))
             continue
-        specs.append(StageSpec(name=name, index=i, config=cfg))
+        specs.append(StageSpec(name=name, index=i, config=cfg, where=f"{where}.{name}"))
+    return specs, problems
+
+
+def _shard_sections(data: dict, domains: set[str]) -> tuple[list[StageSpec], list[str]]:
+    """`tokenizer:` and `mix:` become the tokenize and mix stages at the end of the run."""
+    tokenizer, mix = data.get("tokenizer"), data.get("mix")
+    if tokenizer is None and mix is None:
+        return [], []
+    if tokenizer is None or mix is None:
+        missing = "tokenizer" if tokenizer is None else "mix"
+        example = (
+            "{train: {vocab_size: 32000}}"
+            if missing == "tokenizer"
+            else "{target_tokens: ..., weights: {...}}"
+        )
+        return [], [f"{missing}: required to write shards (e.g. {missing}: {example})"]
+    specs, problems = [], []
+    for name, section, body in (("tokenize", "tokenizer", tokenizer), ("mix", "mix", mix)):
+        if not isinstance(body, dict):
+            problems.append(f"{section}: expected a mapping")
+            continue
+        if name == "tokenize" and isinstance(mix.get("weights"), dict):
+            body = {**body, "sample_weights": mix["weights"]}
+        try:
+            cfg = stage_config_model(name).model_validate(body)
+        except ValidationError as err:
+            problems.extend(_problems(err, section))
+            continue
+        specs.append(StageSpec(name=name, index=-1, config=cfg, where=section))
+    weights = mix.get("weights") if isinstance(mix, dict) else None
+    for domain in sorted(weights or {}):
+        if domain not in domains:
+            problems.append(
+                f"mix.weights.{domain}: no source has domain {domain!r} (domains: {sorted(domains)})"
+            )
     return specs, problems
 
 
@@ -174,7 +225,7 @@ def _check_files(cfg: PrepConfig, specs: list[StageSpec]) -> list[str]:
     for spec in specs:
         check = getattr(spec.config, "check_files", None)
         if check is not None:
-            problems.extend(f"stages[{spec.index}].{spec.name}.{p}" for p in check())
+            problems.extend(f"{spec.where}.{p}" for p in check())
     return problems
 
 
@@ -190,6 +241,10 @@ def parse_config(data: Any, source: str | None = None, check_files: bool = True)
     raw_stages = data.get("stages") or []
     specs, stage_problems = _validate_stages(raw_stages) if isinstance(raw_stages, list) else ([], [])
     problems += stage_problems
+    domains = {s.get("domain") for s in data.get("sources") or [] if isinstance(s, dict)}
+    shard_specs, shard_problems = _shard_sections(data, domains)
+    specs += shard_specs
+    problems += shard_problems
     if model is not None and not problems and check_files:
         problems = _check_files(model, specs)
     if problems or model is None:

@@ -46,8 +46,9 @@ def _final_schema(data_dirs: list[Path], temporary: set[str]) -> pa.Schema:
 
 
 def to_documents(batch: pa.Table) -> pa.Table:
+    """Kept documents; their tokens are in the shards, not repeated here."""
     kept = batch.filter(pc.is_null(batch.column("_stage")))
-    return kept.drop_columns(list(STATUS_COLUMNS))
+    return kept.drop_columns([c for c in (*STATUS_COLUMNS, "tokens") if c in kept.column_names])
 
 
 def _write(ds: ray.data.Dataset, dest: Path, prefix: str) -> None:
@@ -103,8 +104,11 @@ def stage_stats(passes: list) -> list[dict]:
     return stages
 
 
-def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: list) -> dict:
-    """Write rejected/ and documents/ from the pass outputs, then stats.json and manifest.json."""
+def write_outputs(
+    config: Config, out_dir: Path, data_dirs: list[Path], passes: list, training: dict | None = None
+) -> dict:
+    """Write rejected/ and documents/ from the pass outputs, then stats.json and manifest.json
+    (with the shards, tokenizer and mixture when the run wrote shards)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rejected_dir, documents_dir = out_dir / "rejected", out_dir / "documents"
     _reset(rejected_dir)
@@ -145,6 +149,7 @@ def write_outputs(config: Config, out_dir: Path, data_dirs: list[Path], passes: 
             "passes": [{"label": p.label, "key": p.key, "reused": p.reused} for p in passes],
             "documents": {"docs": kept_docs, "bytes": kept_bytes, "path": "documents/"},
             "rejected": {"docs": rejected_docs, "path": "rejected/"},
+            **(training or {}),
         },
     )
     return stats

@@ -27,6 +27,7 @@ from pipeline.config import Config, StageSpec
 from pipeline.outputs import write_outputs
 from pipeline.raysession import cluster_cpus, ray_session, resolve_address
 from pipeline.records import READ_STAGE
+from pipeline.shard_output import write_shards
 from pipeline.sources import InputFile, fingerprint_files, list_input_files
 from pipeline.stage import FitContext
 from pipeline.workers import StageChain, live_mask, read_files, run_stateless_chain
@@ -213,6 +214,27 @@ def _compute_pass(
     return manifest
 
 
+def _write_training_output(
+    config: Config, passes: list[Pass], store: PassStore, out: Path, fresh: bool
+) -> dict:
+    """Shards and the tokenizer from the last pass, with what the tokenize and mix fits decided."""
+    fits = {}
+    for p in passes:
+        if p.fit is not None and p.fit.name in ("tokenize", "mix"):
+            fits[p.fit.name] = (_ensure_fit(p, passes[p.index - 1], store, config, fresh), store.fit_dir(p))
+    (tok, tok_dir), (mix, _) = fits["tokenize"], fits["mix"]
+    mix_spec = next(s for s in config.stages if s.name == "mix")
+    plan = {**mix["metrics"], "shard_tokens": mix_spec.config.shard_tokens}
+    out.mkdir(parents=True, exist_ok=True)
+    log.info("writing shards to %s", out / "shards")
+    written = write_shards(
+        out, store.data_dir(passes[-1]), tok["state"], tok_dir / tok["state"]["file"], plan, config.run.seed
+    )
+    written["tokenizer"]["provenance"] = tok["metrics"].get("tokenizer", {})
+    written["mix"] = mix["metrics"]
+    return written
+
+
 def run(
     config: Config, *, fresh: bool = False, address: str | None = None, output: str | None = None
 ) -> RunResult:
@@ -243,6 +265,10 @@ def run(
             result.passes.append(
                 PassResult(p.label, p.key, str(store.dir(p)), reused, seconds, manifest["stages"], steps)
             )
-        result.stats = write_outputs(config, out_dir, [store.data_dir(p) for p in passes], result.passes)
+        training = (
+            _write_training_output(config, passes, store, out_dir, fresh) if config.writes_shards else None
+        )
+        data_dirs = [store.data_dir(p) for p in passes]
+        result.stats = write_outputs(config, out_dir, data_dirs, result.passes, training)
     log.info("run finished in %.1f s (prep %s)", time.time() - started, __version__)
     return result

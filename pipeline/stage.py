@@ -32,6 +32,8 @@ class StageConfig(BaseModel):
     #: Fields that only `fit`/`apply` read. Changing them reuses the `process` pass (say,
     #: new bucket percentiles reuse the perplexity scores; new mixture weights reuse tokens).
     fit_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Fields left out of every checkpoint key (a stage says why where it sets them).
+    unkeyed_fields: ClassVar[frozenset[str]] = frozenset()
 
     #: Apply the stage only to documents of these domains (others pass through, counted as
     #: kept); null applies it to every domain. E.g. language ID skips `code`.
@@ -41,9 +43,11 @@ class StageConfig(BaseModel):
         """Problems with files the config names, as 'key: message' (checked at validation)."""
         return []
 
-    def process_fingerprint(self) -> dict:
-        """What the `process` phase depends on: the config without the fit-only fields."""
-        return self.model_dump(mode="json", exclude=set(self.fit_fields))
+    def fingerprint(self, phase: str = "all") -> dict:
+        """What a phase depends on: the whole config for `fit`/`apply` ("all"), without the
+        fit-only fields for `process`; never the unkeyed fields."""
+        exclude = set(self.unkeyed_fields) | (set(self.fit_fields) if phase == "process" else set())
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 @dataclass

@@ -100,7 +100,7 @@ class StageTask:
         self,
         name: str,
         config: dict,
-        accountant,
+        accountant=None,
         phase: str = "process",
         state: dict | None = None,
         files: str | None = None,

@@ -14,9 +14,18 @@ from types import ModuleType
 STAGE_MODULES: dict[str, str] = {
     "langid": "stages.langid",
     "quality": "stages.quality",
+    "dedup": "stages.dedup",
+    "pii": "stages.pii",
+    "decontam": "stages.decontam",
 }
 
-STAGE_NAMES: tuple[str, ...] = tuple(STAGE_MODULES)
+#: Stages the runner appends from the top-level `tokenizer:` and `mix:` sections.
+SECTION_OF: dict[str, str] = {"tokenize": "tokenizer", "mix": "mix"}
+INTERNAL_STAGES: tuple[str, ...] = tuple(SECTION_OF)
+STAGE_MODULES.update({"tokenize": "stages.tokenize", "mix": "stages.mix"})
+
+#: Names users may list under `stages:`.
+STAGE_NAMES: tuple[str, ...] = tuple(n for n in STAGE_MODULES if n not in INTERNAL_STAGES)
 
 
 def stage_module(name: str) -> ModuleType:

@@ -1,0 +1,137 @@
+"""The mixture plan: which documents are validation, and how often each training
+document is sampled, so that each domain gets its share of the token budget.
+
+Everything is decided by per-document hashes of (seed, id) and per-domain thresholds,
+so the plan is a few numbers per domain (the `apply` workers need nothing else), does
+not depend on how the data was split into blocks, and picks the same validation
+documents for every mixture of the same documents.
+
+- Validation: per domain, the `val_fraction` of documents (at least `val_min_docs`, and
+  never all of them) with the smallest validation hash; chosen before any upsampling.
+- Training: a domain that needs e = target / available epochs gets floor(e) copies of
+  every document, plus one more copy of the documents with the smallest sampling hash
+  whose tokens add up closest to the fractional part (downsampling is e < 1: whole
+  documents without replacement).
+- A target that needs more than `max_epochs` cannot be met: `error` stops the run with
+  the table of targets; `renormalise` caps the domain at max_epochs and gives what is
+  missing to the other domains in proportion to their weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class MixError(ValueError):
+    """The mixture cannot be met with the data and the configured policy."""
+
+
+@dataclass
+class DomainData:
+    """What the fit knows about one domain: each document's validation hash, sampling hash
+    and tokens."""
+
+    u_val: np.ndarray
+    u_mix: np.ndarray
+    tokens: np.ndarray
+
+
+def val_threshold(u_val: np.ndarray, fraction: float, min_docs: int) -> tuple[float, int]:
+    """A threshold below which exactly the validation documents' hashes fall."""
+    n = len(u_val)
+    if n < 2 or fraction <= 0:
+        return 0.0, 0
+    k = min(max(min_docs, round(fraction * n)), n - 1)
+    ordered = np.sort(u_val)
+    return float((ordered[k - 1] + ordered[k]) / 2), k
+
+
+def partial_threshold(u_mix: np.ndarray, tokens: np.ndarray, want: float) -> tuple[float, int]:
+    """The hash threshold whose documents (smallest hashes first) sum closest to `want`
+    tokens, and that sum. Documents with a hash below the threshold are taken."""
+    if want <= 0 or len(u_mix) == 0:
+        return 0.0, 0
+    order = np.argsort(u_mix, kind="stable")
+    sums = np.concatenate([[0], np.cumsum(tokens[order])])  # sums[j]: the first j documents
+    j = int(np.argmin(np.abs(sums - want)))
+    threshold = float(u_mix[order[j]]) if j < len(order) else 1.0
+    return threshold, int(sums[j])
+
+
+def targets(
+    weights: dict[str, float], available: dict[str, int], total: float, max_epochs: float, policy: str
+):
+    """Per-domain token targets; raises MixError (policy error) or renormalises."""
+    caps = {d: available.get(d, 0) * max_epochs for d in weights}
+    want = {d: total * w for d, w in weights.items()}
+    short = {d: t for d, t in want.items() if t > caps[d] * (1 + 1e-9)}
+    if not short:
+        return want, []
+    if policy == "error":
+        raise MixError(_shortfall_message(want, available, caps, max_epochs))
+    notes = []
+    fixed: dict[str, float] = {}
+    while True:  # water-filling: cap, then share what is missing among the rest by weight
+        free = {d: w for d, w in weights.items() if d not in fixed}
+        left = total - sum(fixed.values())
+        norm = sum(free.values())
+        want = {**fixed, **{d: left * w / norm for d, w in free.items()}} if norm > 0 else dict(fixed)
+        over = [d for d in free if want[d] > caps[d] * (1 + 1e-9)]
+        if not over:
+            break
+        for d in over:
+            fixed[d] = caps[d]
+            notes.append(f"{d}: capped at {max_epochs:g} epochs ({caps[d]:,.0f} tokens)")
+        if len(fixed) == len(weights):
+            want = dict(fixed)
+            notes.append(f"every domain is capped: {sum(fixed.values()):,.0f} tokens instead of {total:,.0f}")
+            break
+    return want, notes
+
+
+def _shortfall_message(want, available, caps, max_epochs) -> str:
+    lines = [f"the mixture cannot be met with max_epochs {max_epochs:g} (mix.policy: error):"]
+    lines.append(
+        f"  {'domain':<12}{'target':>14}{'available':>14}{'max (x epochs)':>16}{'epochs needed':>15}"
+    )
+    for d in sorted(want):
+        need = want[d] / available[d] if available.get(d) else math.inf
+        mark = "  <- short" if want[d] > caps[d] * (1 + 1e-9) else ""
+        lines.append(
+            f"  {d:<12}{want[d]:>14,.0f}{available.get(d, 0):>14,}{caps[d]:>16,.0f}{need:>15.2f}{mark}"
+        )
+    lines.append(
+        "  lower mix.target_tokens, raise mix.max_epochs, change mix.weights, or set mix.policy: renormalise"
+    )
+    return "\n".join(lines)
+
+
+def split_val(data: DomainData, fraction: float, min_docs: int) -> tuple[float, np.ndarray]:
+    """The domain's validation threshold and which of its documents are validation."""
+    t_val, _ = val_threshold(data.u_val, fraction, min_docs)
+    return t_val, data.u_val < t_val
+
+
+def plan_domain(data: DomainData, is_val: np.ndarray, t_val: float, target: float) -> tuple[dict, dict]:
+    """The apply state and the report line of one domain (target in training tokens)."""
+    train_u, train_tok = data.u_mix[~is_val], data.tokens[~is_val]
+    available = int(train_tok.sum())
+    epochs = target / available if available else 0.0
+    full = math.floor(epochs + 1e-12)
+    threshold, partial = partial_threshold(train_u, train_tok, (epochs - full) * available)
+    achieved = full * available + partial
+    state = {"val_threshold": t_val, "full": full, "threshold": threshold}
+    report = {
+        "docs": len(data.tokens),
+        "val_docs": int(is_val.sum()),
+        "val_tokens": int(data.tokens[is_val].sum()),
+        "train_docs": int((~is_val).sum()),
+        "available_tokens": available,
+        "target_tokens": round(target),
+        "achieved_tokens": achieved,
+        "epochs": round(achieved / available, 4) if available else 0.0,
+    }
+    return state, report
