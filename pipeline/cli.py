@@ -97,9 +97,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _ensure_sample(args.config)
     config = load_config(args.config)
+    from pipeline.report import write_report
+
     result = run(config, fresh=args.fresh, address=args.address, output=args.output)
     print_summary(result.stats)
-    print(f"output: {result.output}")
+    report = write_report(result.output)
+    print(f"output: {result.output} (report: {report})")
     return EXIT_OK
 
 
@@ -111,7 +114,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not stats_path.is_file():
         err_console.print(f"prep report: {stats_path} not found (is {args.out} the output of a prep run?)")
         return EXIT_USAGE
+    from pipeline.report import write_report
+
     print_summary(read_json(stats_path))
+    print(f"report: {write_report(Path(args.out))}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pipeline.verify import verify
+
+    problems, summary = verify(Path(args.out))
+    for problem in problems:
+        err_console.print(f"prep verify: {problem}", markup=False, highlight=False)
+    if problems:
+        return EXIT_FAILURE
+    print(
+        f"{args.out}: {summary['shards']} shards ok; train {summary['train']['docs']:,} docs "
+        f"{summary['train']['tokens']:,} tokens, val {summary['val']['docs']:,} docs "
+        f"{summary['val']['tokens']:,} tokens, disjoint"
+    )
     return EXIT_OK
 
 
@@ -169,9 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("report", help="summarise a run's output", description="Summarise the run in OUT.")
+    p = sub.add_parser(
+        "report",
+        help="summarise a run's output",
+        description="Print the funnel of the run in OUT and write OUT/report.html.",
+    )
     p.add_argument("out", help="the run's output directory (run.output)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "verify",
+        help="check shards against the manifest",
+        description="Re-read every shard of OUT: checksums, counts, end-of-text tokens, train/val disjoint.",
+    )
+    p.add_argument("out", help="the run's output directory (run.output)")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
         "sample", help="build the bundled sample corpus", description="Build the sample corpus offline."

@@ -132,7 +132,7 @@ def _fit_input(spec: StageSpec, stage, data_dir: Path) -> ray.data.Dataset:
     present = set(pads.dataset(str(data_dir), format="parquet").schema.names)
     wanted = [*stage.fit_columns, "domain", "_stage"]
     columns = [c for c in dict.fromkeys(wanted) if c in present]
-    ds = ray.data.read_parquet(str(data_dir), columns=columns)
+    ds = ray.data.read_parquet(str(data_dir)).select_columns(columns)
     domains = spec.config.domains
 
     def live_in_domains(batch: pa.Table) -> pa.Table:

@@ -69,7 +69,7 @@ def write_shards(
     shutil.rmtree(out / "shards", ignore_errors=True)
     present = set(pads.dataset(str(data_dir), format="parquet").schema.names)
     columns = [c for c in (*SHARD_INPUT, "_stage") if c in present]
-    source = ray.data.read_parquet(str(data_dir), columns=columns)
+    source = ray.data.read_parquet(str(data_dir)).select_columns(columns)
     vocab = int(tokenizer["vocab_size"])
     shard_tokens = int(mix["shard_tokens"])
 

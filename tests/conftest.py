@@ -62,3 +62,24 @@ def mix_config(tmp: Path, **run_overrides) -> dict:
             spec["dir"] = str(REPO / spec["dir"])
     data["run"].update({"output": str(tmp / "out"), "work_dir": str(tmp / "cache"), **run_overrides})
     return data
+
+
+@pytest.fixture(scope="session")
+def mix_run(tmp_path_factory, sample_dir, default_lm, ray_session):
+    """configs/mix.yaml run once for the modules that only read its output."""
+    from pipeline.config import load_config
+    from pipeline.runner import run
+
+    tmp = tmp_path_factory.mktemp("mix-run")
+    cfg = write_config(tmp / "mix.yaml", mix_config(tmp))
+    return tmp, cfg, run(load_config(cfg))
+
+
+def chromium() -> str | None:
+    """Headless Chromium for the report test; CI installs it (PREP_REQUIRE_CHROMIUM=1)."""
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found is None and os.environ.get("PREP_REQUIRE_CHROMIUM"):
+        pytest.fail("PREP_REQUIRE_CHROMIUM is set but no chromium is on PATH")
+    return found
