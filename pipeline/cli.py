@@ -97,10 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _ensure_sample(args.config)
     config = load_config(args.config)
+    from pipeline.atomic import read_json
     from pipeline.report import write_report
 
     result = run(config, fresh=args.fresh, address=args.address, output=args.output)
-    print_summary(result.stats)
+    print_summary(result.stats, manifest=read_json(result.output / "manifest.json"))
     report = write_report(result.output)
     print(f"output: {result.output} (report: {report})")
     return EXIT_OK
@@ -116,7 +117,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from pipeline.report import write_report
 
-    print_summary(read_json(stats_path))
+    manifest_path = Path(args.out) / "manifest.json"
+    print_summary(
+        read_json(stats_path), manifest=read_json(manifest_path) if manifest_path.is_file() else None
+    )
     print(f"report: {write_report(Path(args.out))}")
     return EXIT_OK
 

@@ -106,12 +106,35 @@ def quality_table(stats: dict) -> Table | None:
     return table
 
 
-def print_summary(stats: dict, console: Console | None = None) -> None:
+def mixture_table(manifest: dict) -> Table | None:
+    """Target vs achieved training tokens per domain, epochs, and the validation split."""
+    mix = manifest.get("mix")
+    if not mix:
+        return None
+    table = Table(title="mixture (training tokens)", title_justify="left")
+    for col in ("domain", "weight", "share", "target", "achieved", "epochs", "val docs", "val tokens"):
+        table.add_column(col, justify="left" if col == "domain" else "right")
+    for domain, r in sorted(mix["domains"].items()):
+        table.add_row(
+            domain,
+            f"{r['weight']:.3f}",
+            f"{r['share']:.3f}",
+            f"{r['target_tokens']:,}",
+            f"{r['achieved_tokens']:,}",
+            f"{r['epochs']:.2f}",
+            f"{r['val_docs']:,}",
+            f"{r['val_tokens']:,}",
+        )
+    table.add_row("all", "", "", f"{mix['target_tokens']:,}", f"{mix['achieved_tokens']:,}", "", "", "")
+    return table
+
+
+def print_summary(stats: dict, console: Console | None = None, manifest: dict | None = None) -> None:
     console = console or Console()
     if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
         console.width = max(console.width, 150)
     console.print(funnel_table(stats))
-    for extra in (language_table(stats), quality_table(stats)):
+    for extra in (language_table(stats), quality_table(stats), mixture_table(manifest or {})):
         if extra is not None:
             console.print(extra)
     out = stats["output"]
@@ -119,3 +142,11 @@ def print_summary(stats: dict, console: Console | None = None) -> None:
         f"kept {out['documents']['docs']:,} documents ({human_bytes(out['documents']['bytes'])}), "
         f"rejected {out['rejected']['docs']:,}"
     )
+    for note in (manifest or {}).get("mix", {}).get("notes", []):
+        console.print(f"mix: {note}")
+    if manifest and "shards" in manifest:
+        train = manifest["splits"]["train"]
+        console.print(
+            f"shards: {len(manifest['shards'])} files, {train['tokens']:,} training tokens, "
+            f"{manifest['splits']['val']['tokens']:,} validation tokens"
+        )
