@@ -235,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", help="use this tokenizer (.model or tokenizer.json) instead of training")
     p.add_argument("--normalise", choices=["ccnet", "none"], default="ccnet")
     p.set_defaults(func=cmd_lm_train)
+
+    from training.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

@@ -1,4 +1,6 @@
-"""Learning from prep's shards: model, Arrow-shard loader, train loop, ablation driver.
+"""Learning from prep's shards: `prep train` and, later, the ablation driver.
 
-Arrives with the training issue; the pipeline does not depend on it.
+model.py (a small GPT), data.py (memory-mapped shard loader, packing, validation sets),
+train.py (the loop, DDP, checkpoints), metrics.py (MFU, logs, plots), config.py and
+cli.py (settings and the command line). The pipeline does not depend on this package.
 """

@@ -101,6 +101,8 @@ class Stage(BaseStage):
     def setup_apply(self, state: dict[str, Any], files: Path) -> None:
         self.state = state
         self.tokenizer = load(files / state["file"])
+        # "<|endoftext|>" written inside a document is text, not a document boundary
+        self.tokenizer.encode_special_tokens = True
         self.eot = int(state["eot_id"])
 
     def apply(self, batch: pa.Table) -> Verdict:
