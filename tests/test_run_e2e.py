@@ -29,7 +29,7 @@ def test_outputs_exist_and_add_up(first_run):
     tmp, _, result = first_run
     out = tmp / "out"
     stats = json.loads((out / "stats.json").read_text())
-    assert [s["name"] for s in stats["stages"]] == ["read", "langid", "quality"]
+    assert [s["name"] for s in stats["stages"]] == ["read", "langid", "quality", "dedup", "tokenize", "mix"]
     assert all(not p.reused for p in result.passes)
     for s in stats["stages"]:
         assert s["in"]["docs"] == s["kept"]["docs"] + s["dropped"]["docs"]
@@ -47,14 +47,15 @@ def test_outputs_exist_and_add_up(first_run):
     assert all(r["rule"] in {"lang_not_kept", "lang_low_score"} and r["reason"] for r in langid)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["stages"][0]["langid"]["keep"]
-    assert len(_pass_dirs(tmp / "cache")) == 3  # read, langid+quality, quality's apply
+    # read, langid+quality, quality-apply+dedup, dedup-apply+tokenize, tokenize-apply+mix, mix-apply
+    assert len(_pass_dirs(tmp / "cache")) == 6
 
 
 def test_second_run_reuses_every_pass(first_run):
     tmp, cfg, _ = first_run
     before = _pass_dirs(tmp / "cache")
     again = run(load_config(cfg))
-    assert [p.reused for p in again.passes] == [True, True, True]
+    assert [p.reused for p in again.passes] == [True] * 6
     assert _pass_dirs(tmp / "cache") == before  # nothing rewritten
     stats = json.loads((tmp / "out" / "stats.json").read_text())
     assert all(s["reused"] for s in stats["stages"])
@@ -65,7 +66,7 @@ def test_changed_langid_threshold_recomputes_langid_only(first_run, tmp_path):
     data = mix_config(tmp)
     data["stages"][0]["langid"]["thresholds"] = {"en": 0.95}
     again = run(load_config(write_config(tmp_path / "stricter.yaml", data)))
-    assert [p.reused for p in again.passes] == [True, False, False]
+    assert [p.reused for p in again.passes] == [True] + [False] * 5
     assert again.passes[0].key == first.passes[0].key
     assert again.passes[1].key != first.passes[1].key
     old, new = first.stats["stages"][1], again.stats["stages"][1]
@@ -80,7 +81,7 @@ def test_fresh_recomputes_everything(first_run, tmp_path):
     tmp, _, _ = first_run
     data = mix_config(tmp, output=str(tmp_path / "fresh-out"))
     again = run(load_config(write_config(tmp_path / "f.yaml", data)), fresh=True)
-    assert [p.reused for p in again.passes] == [False, False, False]
+    assert [p.reused for p in again.passes] == [False] * 6
 
 
 def test_tampered_checkpoint_fails_loudly(first_run, tmp_path):
@@ -108,7 +109,7 @@ def test_interrupted_pass_is_recomputed_and_earlier_passes_resume(first_run, tmp
     (passes / ".tmp-01-langid-deadbeef").mkdir()  # a half-written pass left by the crash
     resumed = run(config)
     # the pass after it depends on its key, not on when it was written: still reused
-    assert [p.reused for p in resumed.passes] == [True, False, True]
+    assert [p.reused for p in resumed.passes] == [True, False, True, True, True, True]
     assert not list(passes.glob(".tmp-*"))
     assert (langid_pass / "manifest.json").is_file()
 
@@ -119,7 +120,7 @@ def test_changed_buckets_reuse_the_perplexity_scores(first_run, tmp_path):
     data = mix_config(tmp, output=str(tmp_path / "out"))
     data["stages"][1]["quality"]["buckets"]["keep"] = ["head", "middle"]
     again = run(load_config(write_config(tmp_path / "no-tail.yaml", data)))
-    assert [p.reused for p in again.passes] == [True, True, False]
+    assert [p.reused for p in again.passes] == [True, True, False, False, False, False]
     quality = again.stats["stages"][2]
     assert quality["phases"]["process"] == first.stats["stages"][2]["phases"]["process"]
     tail = quality["rules"]["ppl_tail"]["docs"]

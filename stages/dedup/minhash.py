@@ -47,6 +47,7 @@ __all__ = [
     "optimal_bands_rows",
     "permutations",
     "shingle_hash",
+    "string_hashes",
     "word_hash",
 ]
 
@@ -522,6 +523,10 @@ class MinHasher:
         """Hashes of the shingles of ``text`` in order (duplicates kept); ``shingle_hash`` of each."""
         return _batch_shingle_hashes([self.normalizer.to_bytes(text)], self.ngram)[0]
 
+    def shingle_set(self, text: str) -> np.ndarray:
+        """The sorted distinct shingle hashes of ``text`` (what exact Jaccard compares)."""
+        return np.unique(self.shingle_hashes(text))
+
     def jaccard(self, a_text: str, b_text: str) -> float:
         """Exact Jaccard similarity of the two shingle sets (compared by 64-bit hash).
 
@@ -546,8 +551,12 @@ class MinHasher:
         signature, as an empty datasketch MinHash; such rows all collide in LSH, so callers should
         set them aside by their count.
         """
-        sigs = np.full((len(texts), self.num_perm), MAX_HASH, dtype=np.uint64)
-        docs = [self.normalizer.to_bytes(t) for t in texts]
+        return self.signatures_of_normalised([self.normalizer.to_bytes(t) for t in texts])
+
+    def signatures_of_normalised(self, docs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`signatures` of texts already passed through ``normalizer.to_bytes`` (the dedup
+        stage normalises once for the exact hash and the signature)."""
+        sigs = np.full((len(docs), self.num_perm), MAX_HASH, dtype=np.uint64)
         if not docs:
             return sigs, np.zeros(0, dtype=np.int64)
         # Groups keep the word-level arrays small enough for the caches (see group_bytes).
@@ -628,6 +637,20 @@ class MinHasher:
 
 
 # --------------------------------------------------------------------------- similarity and LSH
+
+
+def string_hashes(data: bytes, offsets: np.ndarray) -> np.ndarray:
+    """64-bit :func:`word_hash` of each ``data[offsets[i]:offsets[i + 1]]``, vectorised.
+
+    Meant for Arrow string columns (their data buffer and offsets): the dedup stage looks document
+    ids up with it, ~40x faster than hashing each id in Python.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if len(offsets) < 2:
+        return np.zeros(0, dtype=np.uint64)
+    base = int(offsets[0])
+    buf = bytes(data[base : int(offsets[-1])]) + _PAD
+    return _word_hashes(buf, offsets[:-1] - base, offsets[1:] - base)
 
 
 def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:

@@ -1,0 +1,343 @@
+"""The dedup fit: documents -> band buckets -> candidate pairs -> components -> decisions.
+
+Every step is a Ray Data job whose output is Parquet under the fit's work_dir (see `steps`),
+so nothing grows with the corpus in the driver except on the in-memory path (few pairs):
+1. `base`: one compact row per document with a node number (Ray's monotonically increasing id;
+   any numbering works, results depend on ids only), its hashes and LSH band keys;
+2. memory plan (logged, refused when it would not fit);
+3. `pairs`: band rows + exact-band rows shuffled by key, buckets made stars (giant ones split or
+   dropped, counted);
+4. `verified` (optional): fuzzy pairs below the Jaccard threshold removed;
+5. components: in memory (scipy) or large-star/small-star rounds, each checkpointed;
+6. `decisions`: the keep policy per cluster, one row per member of a cluster of two or more.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import ray
+from ray.data.expressions import col, monotonically_increasing_id
+
+from pipeline.stage import FitContext, FitResult
+from stages.dedup import components
+from stages.dedup.config import Config
+from stages.dedup.keep import DECISION_SCHEMA, decide, histogram
+from stages.dedup.lsh import STATS, band_rows, bucket_pairs, to_base
+from stages.dedup.minhash import MinHasher
+from stages.dedup.plan import check, make_plan
+from stages.dedup.steps import Steps, parquet_files, parquet_rows, read, read_table, sort_shuffle, write
+from stages.dedup.verify import score_pairs
+
+log = logging.getLogger("prep")
+
+DECISIONS = "decisions"
+MEMBER_COLUMNS = ["node", "id", "domain", "bytes", "ppl", "ex1", "ex2"]
+LARGEST = 10
+
+
+def run_fit(data: ray.data.Dataset, ctx: FitContext, config: Config) -> FitResult:
+    with sort_shuffle():
+        return _Fit(config, ctx).run(data)
+
+
+class _Fit:
+    def __init__(self, config: Config, ctx: FitContext):
+        self.config = config
+        self.ctx = ctx
+        self.steps = Steps(Path(ctx.work_dir))
+        self.bands, self.rows = config.fuzzy.lsh()
+        self.metrics: dict[str, Any] = {"seconds": {}, "resumed": []}
+
+    def _step(self, name: str, work) -> dict:
+        t0 = time.time()
+        info, reused = self.steps.run(name, work)
+        self.metrics["seconds"][name] = round(time.time() - t0, 3)
+        if reused:
+            self.metrics["resumed"].append(name)
+        return info
+
+    def run(self, data: ray.data.Dataset) -> FitResult:
+        cfg = self.config
+        base = self._step("base", lambda tmp: self._base(data, tmp))
+        plan = make_plan(
+            docs=base["docs"],
+            signed_docs=base["signed"],
+            num_perm=cfg.fuzzy.num_perm,
+            bands=self.bands,
+            exact=cfg.exact.enabled,
+            fuzzy=cfg.fuzzy.enabled,
+            in_memory_edges=cfg.components.in_memory_edges
+            if cfg.components.algorithm != "distributed"
+            else 0,
+            limit_gb=cfg.memory_limit_gb,
+            cpus=self.ctx.cpus,
+            partitions=cfg.partitions,
+        )
+        self.metrics["memory_plan"] = plan.as_metrics()
+        check(plan)
+        self.partitions = plan.partitions
+        self.metrics.update(docs=base["docs"], lsh={"bands": self.bands, "rows": self.rows})
+        pairs = self._step("pairs", self._pairs)
+        self.metrics["buckets"] = {k: pairs[k] for k in STATS}
+        pair_dir = self.steps.path("pairs")
+        if cfg.fuzzy.enabled and cfg.fuzzy.verify:
+            verified = self._step("verified", self._verify)
+            self.metrics["verification"] = {k: verified[k] for k in ("checked", "passed", "rejected")}
+            pair_dir = self.steps.path("verified")
+            pairs = verified
+        decisions = self._step(
+            DECISIONS, lambda tmp: self._components_and_decide(pair_dir, pairs["pairs"], tmp)
+        )
+        self.metrics["components"] = decisions["components"]
+        self.metrics.update(self._summary())
+        state = {
+            "decisions": DECISIONS,
+            "clusters": self.metrics["clusters"],
+            "in_clusters": decisions["rows"],
+        }
+        return FitResult(state=state, metrics=self.metrics)
+
+    # ------------------------------------------------------------------ steps
+
+    def _base(self, data: ray.data.Dataset, tmp: Path) -> dict:
+        cfg = self.config.fuzzy
+        verifier = None
+        if cfg.enabled and cfg.verify:
+            verifier = MinHasher(
+                num_perm=1, ngram=cfg.ngram, seed=cfg.seed, normalizer=cfg.normalise.normalizer()
+            )
+        ds = data.with_column("_node", monotonically_increasing_id()).map_batches(
+            to_base,
+            batch_format="pyarrow",
+            fn_kwargs={
+                "bands": self.bands,
+                "rows": self.rows,
+                "num_perm": cfg.num_perm if cfg.enabled else None,
+                "verifier": verifier,
+            },
+        )
+        docs = write(ds, tmp)
+        signed = 0
+        if docs:
+            shingles = pads.dataset(parquet_files(tmp), format="parquet").to_table(columns=["shingles"])
+            signed = int(pc.sum(pc.greater(shingles.column(0), 0)).as_py() or 0)
+        return {"docs": docs, "signed": signed}
+
+    def _pairs(self, tmp: Path) -> dict:
+        cfg = self.config
+        totals = dict.fromkeys(STATS, 0)
+        base = read(self.steps.path("base"), ["node", "ex1", "shingles", "bands"])
+        if base is None:
+            return {**totals, "pairs": 0}
+        rows = base.map_batches(
+            band_rows,
+            batch_format="pyarrow",
+            fn_kwargs={
+                "bands": self.bands,
+                "partitions": self.partitions,
+                "exact": cfg.exact.enabled,
+                "fuzzy": cfg.fuzzy.enabled,
+            },
+        )
+        out = (
+            rows.groupby("_part", num_partitions=self.partitions)
+            .map_groups(
+                bucket_pairs,
+                batch_format="numpy",
+                fn_kwargs={
+                    "max_bucket": cfg.fuzzy.max_bucket,
+                    "giant": cfg.fuzzy.giant_buckets,
+                    "collapse": cfg.exact.enabled,
+                },
+            )
+            .materialize()
+        )
+        for row in out.filter(expr=col("stat") >= 0).take_all():
+            totals[STATS[int(row["stat"])]] += int(row["src"])
+        pairs = out.filter(expr=col("stat") < 0).select_columns(["src", "dst", "exact"])
+        n = write(pairs, tmp) if totals["exact_pairs"] + totals["fuzzy_pairs"] else 0
+        return {**totals, "pairs": n}
+
+    def _verify(self, tmp: Path) -> dict:
+        threshold = self.config.fuzzy.verify_threshold
+        pairs = read(self.steps.path("pairs"), ["src", "dst", "exact"])
+        result = {"checked": 0, "passed": 0, "rejected": 0, "pairs": 0}
+        if pairs is None:
+            return result
+        pairs = pairs.materialize()
+        exact = pairs.filter(expr=col("exact") == True).select_columns(["src", "dst"])  # noqa: E712
+        fuzzy = pairs.filter(expr=col("exact") == False).select_columns(["src", "dst"])  # noqa: E712
+        if exact.count():
+            exact.write_parquet(str(tmp))  # identical texts: nothing to check
+        if fuzzy.count():
+            base = read(self.steps.path("base"), ["node", "set"])
+            scored = score_pairs(fuzzy, base, self.partitions).materialize()
+            passed = scored.filter(expr=col("jaccard") >= threshold).select_columns(["src", "dst"])
+            result["checked"], result["passed"] = scored.count(), passed.count()
+            result["rejected"] = result["checked"] - result["passed"]
+            if result["passed"]:
+                passed.write_parquet(str(tmp))
+        result["pairs"] = parquet_rows(tmp)
+        return result
+
+    def _components_and_decide(self, pair_dir: Path, n_pairs: int, tmp: Path) -> dict:
+        cfg = self.config.components
+        algorithm = cfg.algorithm
+        if algorithm == "auto":
+            algorithm = "in_memory" if n_pairs <= cfg.in_memory_edges else "distributed"
+        info: dict[str, Any] = {"algorithm": algorithm, "pairs": n_pairs}
+        if n_pairs == 0:
+            pq.write_table(DECISION_SCHEMA.empty_table(), tmp / "part-0.parquet")
+            return {"components": info, "rows": 0}
+        if algorithm == "in_memory":
+            table = read_table(pair_dir, ["src", "dst"])
+            assert table is not None
+            nodes, labels = components.in_memory(
+                table.column("src").to_numpy(), table.column("dst").to_numpy()
+            )
+            decisions = self._decide_in_driver(nodes, labels)
+            pq.write_table(decisions, tmp / "part-0.parquet")
+            return {"components": info, "rows": decisions.num_rows}
+        final, cc = components.distributed(pair_dir, self.steps, self.partitions, cfg.max_iterations)
+        info.update(cc)
+        rows = write(self._decide_distributed(components.ray_labels(final)), tmp)
+        if rows == 0:
+            pq.write_table(DECISION_SCHEMA.empty_table(), tmp / "part-0.parquet")
+        return {"components": info, "rows": rows}
+
+    # ------------------------------------------------------------------ keep policy
+
+    def _decide_in_driver(self, nodes: np.ndarray, labels: np.ndarray) -> pa.Table:
+        base = read(self.steps.path("base"), MEMBER_COLUMNS)
+        assert base is not None
+        members = base.map_batches(
+            _members_of, batch_format="pyarrow", fn_kwargs={"nodes": nodes, "labels": labels}
+        )
+        batches = [t for t in members.iter_batches(batch_format="pyarrow") if t.num_rows]
+        table = pa.concat_tables(batches) if batches else None
+        if table is None:
+            return DECISION_SCHEMA.empty_table()
+        return decide(table, self.config.keep, self.config.exact.enabled)
+
+    def _decide_distributed(self, labels: ray.data.Dataset | None) -> ray.data.Dataset | None:
+        if labels is None:
+            return None
+        p = self.partitions
+        base = read(self.steps.path("base"), MEMBER_COLUMNS)
+        assert base is not None
+        rows = labels.map_batches(_label_rows, batch_format="pyarrow", fn_kwargs={"partitions": p}).union(
+            base.map_batches(_doc_rows, batch_format="pyarrow", fn_kwargs={"partitions": p})
+        )
+        members = rows.groupby("_part", num_partitions=p).map_groups(
+            _attach_labels, batch_format="pyarrow", fn_kwargs={"partitions": p}
+        )
+        return members.groupby("_part", num_partitions=p).map_groups(
+            _decide_partition,
+            batch_format="pyarrow",
+            fn_kwargs={"policy": self.config.keep, "exact_enabled": self.config.exact.enabled},
+        )
+
+    # ------------------------------------------------------------------ metrics
+
+    def _summary(self) -> dict:
+        """Cluster-size histogram, largest clusters (ids only) and would-be drops, from decisions."""
+        files = parquet_files(self.steps.path(DECISIONS))
+        sizes: list[np.ndarray] = []
+        largest: list[tuple[int, str]] = []
+        drops: dict[str, dict[str, int]] = {}
+        for batch in pads.dataset(files, format="parquet").to_batches(
+            columns=["cluster", "size", "keep", "match", "domain"]
+        ):
+            t = pa.Table.from_batches([batch])
+            kept = t.filter(t.column("keep"))
+            s = kept.column("size").to_numpy()
+            sizes.append(s)
+            for size, cluster in zip(s.tolist(), kept.column("cluster").to_pylist(), strict=True):
+                item = (size, cluster)
+                if len(largest) < LARGEST:
+                    heapq.heappush(largest, item)
+                elif item > largest[0]:
+                    heapq.heapreplace(largest, item)
+            dropped = t.filter(pc.invert(t.column("keep")))
+            for domain, match in zip(
+                dropped.column("domain").to_pylist(), dropped.column("match").to_pylist(), strict=True
+            ):
+                slot = drops.setdefault(domain, {"exact": 0, "near": 0})
+                slot[match] += 1
+        all_sizes = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
+        top = sorted(largest, key=lambda x: (-x[0], x[1]))
+        return {
+            "clusters": len(all_sizes),
+            "docs_in_clusters": int(all_sizes.sum()),
+            "cluster_sizes": histogram(all_sizes),
+            "largest_clusters": [{"cluster": c, "size": s} for s, c in top],
+            "duplicates": drops,
+        }
+
+
+# ---------------------------------------------------------------------- Ray Data UDFs
+
+_MEMBER_SCHEMA = pa.schema(
+    [
+        ("_part", pa.int64()),
+        ("node", pa.int64()),
+        ("comp", pa.int64()),
+        ("id", pa.string()),
+        ("domain", pa.string()),
+        ("bytes", pa.int64()),
+        ("ppl", pa.float64()),
+        ("ex1", pa.uint64()),
+        ("ex2", pa.uint64()),
+    ]
+)
+
+
+def _members_of(batch: pa.Table, nodes: np.ndarray, labels: np.ndarray) -> pa.Table:
+    """Rows of `batch` whose node is in the sorted `nodes`, with their component label."""
+    node = batch.column("node").to_numpy()
+    pos = np.minimum(np.searchsorted(nodes, node), max(len(nodes) - 1, 0))
+    hit = nodes[pos] == node if len(nodes) else np.zeros(len(node), dtype=bool)
+    rows = np.flatnonzero(hit)
+    out = batch.take(pa.array(rows))
+    return out.append_column("comp", pa.array(labels[pos[rows]], pa.int64()))
+
+
+def _label_rows(batch: pa.Table, partitions: int) -> pa.Table:
+    node = batch.column("node").to_numpy()
+    n = len(node)
+    nulls = {f.name: pa.nulls(n, f.type) for f in _MEMBER_SCHEMA}
+    nulls.update(_part=pa.array(node % partitions), node=pa.array(node), comp=batch.column("comp"))
+    return pa.Table.from_arrays([nulls[f.name] for f in _MEMBER_SCHEMA], schema=_MEMBER_SCHEMA)
+
+
+def _doc_rows(batch: pa.Table, partitions: int) -> pa.Table:
+    node = batch.column("node").to_numpy()
+    cols = {name: batch.column(name) for name in MEMBER_COLUMNS}
+    cols.update(_part=pa.array(node % partitions), comp=pa.nulls(len(node), pa.int64()))
+    return pa.Table.from_arrays([cols[f.name] for f in _MEMBER_SCHEMA], schema=_MEMBER_SCHEMA)
+
+
+def _attach_labels(batch: pa.Table, partitions: int) -> pa.Table:
+    """Documents of one node partition that have a label, re-keyed by their component."""
+    is_label = pc.is_valid(batch.column("comp"))
+    labels = batch.filter(is_label)
+    node, idx = np.unique(labels.column("node").to_numpy(), return_index=True)
+    comp = labels.column("comp").to_numpy()[idx]
+    docs = batch.filter(pc.invert(is_label)).drop_columns(["comp", "_part"])
+    members = _members_of(docs, node, comp)
+    part = pa.array(members.column("comp").to_numpy() % partitions)
+    return members.append_column("_part", part).select(_MEMBER_SCHEMA.names).cast(_MEMBER_SCHEMA)
+
+
+def _decide_partition(batch: pa.Table, policy: str, exact_enabled: bool) -> pa.Table:
+    return decide(batch, policy, exact_enabled)
