@@ -170,6 +170,23 @@ def cmd_lm_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_benchmarks_list(args: argparse.Namespace) -> int:
+    from stages.decontam import Config as DecontamConfig
+    from stages.decontam.listing import format_table, list_benchmarks
+
+    decontam = None
+    if args.config:
+        from pipeline.config import load_config
+
+        config = load_config(args.config)
+        decontam = next((s.config for s in config.stages if s.name == "decontam"), None)
+        if decontam is None:
+            err_console.print(f"prep benchmarks list: {args.config} has no decontam stage", markup=False)
+            return EXIT_USAGE
+    print(format_table(list_benchmarks(decontam or DecontamConfig())))
+    return EXIT_OK
+
+
 def _guess_format(pattern: str) -> str:
     name = pattern.lower()
     for ext, fmt in ((".parquet", "parquet"), (".txt", "text"), (".warc", "warc"), (".wet", "wet")):
@@ -235,6 +252,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokenizer", help="use this tokenizer (.model or tokenizer.json) instead of training")
     p.add_argument("--normalise", choices=["ccnet", "none"], default="ccnet")
     p.set_defaults(func=cmd_lm_train)
+
+    bench = sub.add_parser(
+        "benchmarks", help="benchmarks for decontamination", description="Benchmarks the decontam stage uses."
+    )
+    bench_sub = bench.add_subparsers(dest="benchmarks_command", required=True, parser_class=_Parser)
+    p = bench_sub.add_parser(
+        "list",
+        help="list the benchmarks, their source files, items and indexed n-grams",
+        description="List the bundled benchmarks (and a config's user benchmarks): where each one is "
+        "read from, how many items it has and how many n-grams the decontam index holds for it.",
+    )
+    p.add_argument("--config", help="use this config's decontam settings and user benchmarks")
+    p.set_defaults(func=cmd_benchmarks_list)
 
     from training.cli import add_train_parser
 

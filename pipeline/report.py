@@ -41,8 +41,11 @@ def _png(fig) -> str:
 
 
 def _figure(width: float = 9, height: float = 3.2):
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -194,7 +197,8 @@ def duplicates(stats: dict) -> str:
     if isinstance(hist, dict) and hist:
         sizes = sorted(hist, key=lambda k: int(k))
         fig, ax = _figure(9, 2.8)
-        ax.bar([str(s) for s in sizes], [hist[s] for s in sizes])
+        ax.bar(range(len(sizes)), [hist[s] for s in sizes])
+        ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
         ax.set_xlabel("cluster size")
         ax.set_ylabel("clusters")
         ax.set_yscale("log")

@@ -93,7 +93,7 @@ def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path, 
     ds.write_parquet(str(out_dir))
 
 
-def _step_kwargs(step: Step, accountant, fit: dict | None, fit_dir: Path | None) -> dict:
+def _step_kwargs(step: Step, accountant, fit: dict | None, fit_dir: Path | None, shared=None) -> dict:
     kwargs = {
         "name": step.spec.name,
         "config": step.spec.config.model_dump(mode="json"),
@@ -102,7 +102,20 @@ def _step_kwargs(step: Step, accountant, fit: dict | None, fit_dir: Path | None)
     if step.phase == "apply":
         assert fit is not None and fit_dir is not None
         kwargs.update(phase="apply", state=fit["state"], files=str(fit_dir))
+    if shared is not None:
+        kwargs["shared"] = shared
     return kwargs
+
+
+def _prepare(step: Step) -> tuple[ray.ObjectRef | None, dict]:
+    """The stage's `prepare`, run once here in the driver: what it built goes to the object
+    store (every worker gets the reference), its metrics to the step's stats."""
+    if step.phase != "process":
+        return None, {}
+    prepared = stage_class(step.spec.name)(step.spec.config).prepare()
+    if prepared is None:
+        return None, {}
+    return ray.put(prepared["shared"]), prepared.get("metrics", {})
 
 
 def _run_steps(
@@ -113,11 +126,14 @@ def _run_steps(
     accountant,
     fit: dict | None,
     fit_dir: Path | None,
-) -> None:
+) -> dict[str, dict]:
+    """Run the pass; returns the metrics of the steps' `prepare` by step key."""
     ds = ray.data.read_parquet(str(input_dir)).map_batches(_keep_live, batch_format="pyarrow")
-    steps = [_step_kwargs(step, accountant, fit, fit_dir) for step in p.steps]
+    prepared = {step.key: _prepare(step) for step in p.steps}
+    steps = [_step_kwargs(step, accountant, fit, fit_dir, prepared[step.key][0]) for step in p.steps]
     common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
-    if any(stage_class(step.spec.name).stateful for step in p.steps):  # models load once per actor
+    shares = any(ref is not None for ref, _ in prepared.values())
+    if shares or any(stage_class(step.spec.name).stateful for step in p.steps):  # load once per actor
         pool = ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus())
         ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": steps}, compute=pool, **common)
     else:
@@ -125,6 +141,7 @@ def _run_steps(
             run_stateless_chain, fn_kwargs={"steps": steps, "accountant": accountant}, **common
         )
     ds.write_parquet(str(out_dir))
+    return {key: metrics for key, (_, metrics) in prepared.items() if metrics}
 
 
 def _fit_input(spec: StageSpec, stage, data_dir: Path) -> ray.data.Dataset:
@@ -200,12 +217,15 @@ def _compute_pass(
     """Run one pass on Ray Data into a temporary folder, then commit it with its counts."""
     fit = _ensure_fit(p, passes[p.index - 1], store, config, fresh) if p.fit is not None else None
     tmp = store.begin(p)
+    prepared: dict[str, dict] = {}
     if p.index == 0:
         _run_read(config, files, tmp, accountant)
     else:
         fit_dir = store.fit_dir(p) if p.fit is not None else None
-        _run_steps(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant, fit, fit_dir)
+        prepared = _run_steps(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant, fit, fit_dir)
     stats = {key: ray.get(accountant.snapshot.remote(key)) for key in p.step_keys}
+    for key, metrics in prepared.items():  # what the driver built for the workers (index size)
+        stats[key]["metrics"] = {**stats[key]["metrics"], "prepare": metrics}
     if fit is not None:  # what the fit learned is reported with the apply phase
         stats[p.steps[0].key]["metrics"] = {**stats[p.steps[0].key]["metrics"], "fit": fit["metrics"]}
     store.commit(p, tmp, {"label": p.label, "stages": stats})

@@ -104,6 +104,7 @@ class StageTask:
         phase: str = "process",
         state: dict | None = None,
         files: str | None = None,
+        shared: ray.ObjectRef | None = None,
     ):
         self.name = name
         self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
@@ -118,7 +119,10 @@ class StageTask:
         else:
             self.key = name
             self.fields = self.stage.output_fields
-            self.stage.setup()
+            if shared is None:
+                self.stage.setup()
+            else:  # built once by the driver's `prepare`: read from the object store, zero-copy
+                self.stage.setup(ray.get(shared))
             self.decide = self.stage.process
 
     def __call__(self, batch: pa.Table) -> pa.Table:

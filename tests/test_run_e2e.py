@@ -29,7 +29,7 @@ def test_outputs_exist_and_add_up(first_run):
     tmp, _, result = first_run
     out = tmp / "out"
     stats = json.loads((out / "stats.json").read_text())
-    assert [s["name"] for s in stats["stages"]] == ["read", "langid", "quality", "dedup", "tokenize", "mix"]
+    assert [s["name"] for s in stats["stages"]] == ["read", "langid", "quality", "dedup", "decontam", "tokenize", "mix"]
     assert all(not p.reused for p in result.passes)
     for s in stats["stages"]:
         assert s["in"]["docs"] == s["kept"]["docs"] + s["dropped"]["docs"]
@@ -40,7 +40,7 @@ def test_outputs_exist_and_add_up(first_run):
     docs = pads.dataset(str(out / "documents"), format="parquet").count_rows()
     rejected = pads.dataset(str(out / "rejected"), format="parquet").to_table()
     assert docs + rejected.num_rows == read_in
-    assert docs == stats["stages"][-1]["kept"]["docs"] > 1000
+    assert docs == stats["stages"][-1]["kept"]["docs"] > 500
     # langid dropped something on the multilingual sample, each with its reason
     langid = rejected.filter(pads.field("stage") == "langid").to_pylist()
     assert langid
