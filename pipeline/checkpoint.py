@@ -41,10 +41,13 @@ class Step:
         """The step's name in counts and stats: the stage name, `name:apply` for the apply phase."""
         return self.spec.name if self.phase == "process" else f"{self.spec.name}:apply"
 
-    def fingerprint(self) -> dict:
+    def fingerprint(self, seed: int = 0) -> dict:
         cfg = self.spec.config
         config = cfg.fingerprint(self.phase if self.phase == "process" else "all")
-        return {"name": self.spec.name, "phase": self.phase, "config": config}
+        out = {"name": self.spec.name, "phase": self.phase, "config": config}
+        if stage_class(self.spec.name).uses_run_seed:
+            out["seed"] = seed
+        return out
 
 
 @dataclass
@@ -65,7 +68,7 @@ def digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def plan_passes(read_fingerprint: dict, stages: list[StageSpec]) -> list[Pass]:
+def plan_passes(read_fingerprint: dict, stages: list[StageSpec], seed: int = 0) -> list[Pass]:
     """The read pass, then passes of fused steps split after each global stage's `process`."""
     read_key = digest({"prep": __version__, "pass": "read", "input": read_fingerprint})
     passes = [Pass(0, READ_STAGE, read_key)]
@@ -82,7 +85,7 @@ def plan_passes(read_fingerprint: dict, stages: list[StageSpec]) -> list[Pass]:
         if fit is not None:
             fit_key = digest({"prep": __version__, "after": prev, "fit": fit.fingerprint()})
         key = digest(
-            {"prep": __version__, "after": fit_key or prev, "steps": [s.fingerprint() for s in steps]}
+            {"prep": __version__, "after": fit_key or prev, "steps": [s.fingerprint(seed) for s in steps]}
         )
         label = "+".join(s.key.replace(":", "-") for s in steps)
         passes.append(Pass(len(passes), label, key, steps, fit, fit_key))

@@ -96,12 +96,23 @@ class Stage:
     fit_columns: tuple[str, ...] = ()
     #: Columns `apply` adds (besides those `process` added).
     apply_fields: ClassVar[tuple[pa.Field, ...]] = ()
+    #: Stages whose output depends on `run.seed` (pseudonyms): the seed joins their checkpoint
+    #: key, and the runner sets `run_seed` on every instance before `setup`.
+    uses_run_seed: ClassVar[bool] = False
+    run_seed: int = 0
     #: Columns `process` adds only for `fit` (signatures, hashes): removed by `apply`, never
     #: written to documents/ or rejected/.
     temporary_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: StageConfig):
         self.config = config
+
+    @classmethod
+    def rejected_scrubber(cls) -> type | None:
+        """A Ray Data UDF class for the text of rows rejected *before* this stage saw them
+        (PII: rows langid dropped must not carry raw values into rejected/), built with
+        `(config=dict, before=[stage names], seed=int)`; None: nothing to do."""
+        return None
 
     def prepare(self) -> dict[str, Any] | None:
         """Build what every worker of the stage shares, once per run in the driver (say, a

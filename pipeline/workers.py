@@ -105,9 +105,11 @@ class StageTask:
         state: dict | None = None,
         files: str | None = None,
         shared: ray.ObjectRef | None = None,
+        seed: int = 0,
     ):
         self.name = name
         self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
+        self.stage.run_seed = seed
         self.accountant = accountant
         self.phase = phase
         if phase == "apply":

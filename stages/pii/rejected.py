@@ -1,0 +1,41 @@
+"""Scrubbing the text of rows rejected before the PII stage could see them (runner hook).
+
+A document langid or quality drops keeps its raw text in `rejected/`: in a run of
+configs/mix.yaml with the PII stage last, 14 of the sample's 185 planted pattern values
+(IBANs, phone numbers, e-mails) were in such rows.
+The runner maps this UDF over `rejected/` when the config has a `pii` stage: the text of
+rows rejected by `read` or by a stage listed before `pii` is scrubbed the same way the
+stage scrubs kept documents (same recognizers, allow-list, placeholders or pseudonyms).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stages.pii import Config, Stage
+
+
+class ScrubRejected:
+    """Ray Data UDF over rejected/ rows (`stage` and `text` columns): one engine per actor."""
+
+    def __init__(self, config: dict, before: list[str], seed: int = 0):
+        self.stage = Stage(Config.model_validate(config))
+        self.stage.run_seed = seed
+        self.stage.setup()
+        self.before = pa.array(sorted(set(before)), pa.string())
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        if batch.num_rows == 0 or "text" not in batch.column_names:
+            return batch
+        todo = pc.is_in(batch.column("stage"), value_set=self.before).to_pylist()
+        texts = batch.column("text").to_pylist()
+        rows = [i for i, (t, scrub) in enumerate(zip(texts, todo, strict=True)) if scrub and t]
+        if not rows:
+            return batch
+        for i, text in zip(rows, self.stage.scrub([texts[i] for i in rows]), strict=True):
+            texts[i] = text
+        index = batch.schema.get_field_index("text")
+        return batch.set_column(
+            index, batch.schema.field(index), pa.array(texts, batch.schema.field(index).type)
+        )
