@@ -9,11 +9,12 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from training.config import PRESETS
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 #: (flag, TrainConfig key, type, help); every flag defaults to "not given" so a --config file shows through.
 FLAGS: tuple[tuple[str, str, Any, str], ...] = (
@@ -145,3 +146,60 @@ def format_summary(summary: dict[str, Any], out: str) -> str:
             lines.append(f"  {name:<12} {m['loss']:>9.4f} {m['bpb']:>7.4f} {m['tokens']:>11,}")
         lines.append(f"  {'all':<12} {val['loss']:>9.4f} {val['bpb']:>7.4f}")
     return "\n".join(lines)
+
+
+def add_ablate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """The `ablate` subcommand of `prep`."""
+    p = subparsers.add_parser(
+        "ablate",
+        help="compare mixtures: re-mix, train a proxy per variant, rank, fit a regression",
+        description="Re-mix the base config's tokenized data for every mixture variant of CONFIG, "
+        "train a proxy model on each (Ray tasks, one GPU each when the cluster has GPUs), rank the "
+        "variants by validation loss on the same documents and fit a RegMix-style regression. "
+        "Writes OUT/ablate.json and OUT/report.html.",
+    )
+    p.add_argument("config", help="ablation YAML, e.g. configs/ablate.yaml")
+    p.add_argument("--address", help="Ray cluster to join: 'auto', 'host:6379' or 'ray://host:10001'")
+    p.set_defaults(func=cmd_ablate)
+    return p
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """Exit 2 on a bad config; 1 when no variant could be trained or a proxy failed."""
+    from pipeline.config import ConfigError
+    from training.ablate import AblateError, ablate
+    from training.ablate_config import load_ablate_config
+    from training.ablate_report import print_ranking
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        ab = load_ablate_config(_with_sample(args.config))
+    except ConfigError as exc:
+        print(f"prep ablate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        summary = ablate(ab, address=args.address)
+    except AblateError as exc:
+        print(f"prep ablate: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print_ranking(summary)
+    print(f"output: {ab.out / 'ablate.json'} (report: {ab.out / 'report.html'})")
+    if not summary["best"] or any(v["status"] == "failed" for v in summary["variants"]):
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _with_sample(config_path: str) -> str:
+    """Build the bundled sample (and default LM) first when the ablation's base config reads it."""
+    import yaml
+
+    try:
+        base = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")).get("base")
+    except Exception:
+        return config_path  # validation reports what is wrong with the file
+    if isinstance(base, str) and os.path.isfile(base):
+        from pipeline.cli import _ensure_sample
+
+        _ensure_sample(base)
+    return config_path
