@@ -81,8 +81,17 @@ def _ensure_sample(config_path: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipeline.config import load_config
+    from pipeline.config import load_config, read_yaml
 
+    data = read_yaml(args.config)
+    if isinstance(data, dict) and "base" in data and "sources" not in data:  # a `prep ablate` config
+        from training.ablate_config import load_ablate_config
+
+        if isinstance(data["base"], str):
+            _ensure_sample(data["base"])
+        ab = load_ablate_config(args.config)
+        print(f"{args.config}: ok (ablation of {ab.config.base}; {len(ab.variants)} variants)")
+        return EXIT_OK
     _ensure_sample(args.config)
     config = load_config(args.config)
     names = ", ".join(s.name for s in config.stages) or "no stages"
@@ -266,9 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="use this config's decontam settings and user benchmarks")
     p.set_defaults(func=cmd_benchmarks_list)
 
-    from training.cli import add_train_parser
+    from training.cli import add_ablate_parser, add_train_parser
 
     add_train_parser(sub)
+    add_ablate_parser(sub)
     return parser
 
 

@@ -252,15 +252,21 @@ def parse_config(data: Any, source: str | None = None, check_files: bool = True)
     return Config(model, specs, source)
 
 
-def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Config:
-    """Read and validate a YAML config file; `overrides` are dotted keys set on top."""
+def read_yaml(path: str | os.PathLike) -> Any:
+    """A config file's YAML; a missing file or bad YAML is a ConfigError naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError([f"config file not found: {p}"], str(p))
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(p)) from None
+
+
+def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a YAML config file; `overrides` are dotted keys set on top."""
+    p = Path(path)
+    data = read_yaml(p)
     for dotted, value in (overrides or {}).items():
         node = data if isinstance(data, dict) else {}
         *parents, leaf = dotted.split(".")

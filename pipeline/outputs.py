@@ -18,8 +18,11 @@ import ray
 from pipeline import __version__
 from pipeline.accounting import check_rows, combine_phases
 from pipeline.atomic import write_json_atomic
+from pipeline.checkpoint import digest
 from pipeline.config import Config
-from pipeline.records import STATUS_COLUMNS
+from pipeline.output_cache import OutputCache, link
+from pipeline.raysession import cluster_cpus
+from pipeline.records import READ_STAGE, STATUS_COLUMNS
 from stages import stage_class
 
 #: rejected/*.parquet columns renamed from the internal status columns.
@@ -104,6 +107,65 @@ def stage_stats(passes: list) -> list[dict]:
     return stages
 
 
+def _scrubbers(config: Config) -> list[tuple[type, dict]]:
+    """UDFs stages ask for over rows rejected before them (see `Stage.rejected_scrubber`)."""
+    out = []
+    for spec in config.stages:
+        udf = stage_class(spec.name).rejected_scrubber()
+        if udf is None:
+            continue
+        before = [READ_STAGE, *(s.name for s in config.stages if 0 <= s.index < spec.index)]
+        kwargs = {
+            "fn_constructor_kwargs": {
+                "config": spec.config.model_dump(mode="json"),
+                "before": before,
+                "seed": config.run.seed,
+            },
+            "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus()),
+            "batch_format": "pyarrow",
+        }
+        out.append((udf, kwargs))
+    return out
+
+
+def _tag(batch: pa.Table, part: str) -> pa.Table:
+    return batch.append_column("_part", pa.array([part] * batch.num_rows, pa.string()))
+
+
+def _write_rejected(
+    config: Config, dest: Path, data_dirs: list[Path], passes: list, schema: pa.Schema
+) -> None:
+    """rejected/: each pass's rejected rows, scrubbed, from the output cache when a run before
+    built them from the same pass with the same scrubbers. What is missing is built in one Ray
+    Data job (a job per pass cost ~5 s each in start-up and scrubber actors), partitioned by pass."""
+    cache = OutputCache(config.run.work_dir)
+    scrubbers = _scrubbers(config)
+    scrub = [(u.__qualname__, k["fn_constructor_kwargs"]) for u, k in scrubbers]
+    how = {"prep": __version__, "schema": schema.to_string(), "scrub": scrub}
+    names = [f"rejected-{digest({**how, 'pass': p.key})[:24]}" for p in passes]
+    todo = [(n, d) for n, d in zip(names, data_dirs, strict=True) if cache.done(n) is None]
+    if todo:
+        parts = [
+            ray.data.read_parquet(str(d))
+            .map_batches(to_rejected, batch_format="pyarrow", fn_kwargs={"schema": schema})
+            .map_batches(_tag, batch_format="pyarrow", fn_kwargs={"part": n})
+            for n, d in todo
+        ]
+        rejected = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+        for udf, kwargs in scrubbers:
+            rejected = rejected.map_batches(udf, **kwargs)
+        tmp = cache.tmp()
+        try:
+            rejected.write_parquet(str(tmp), partition_cols=["_part"])
+            for n, _ in todo:
+                cache.commit(n, tmp / f"_part={n}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    for p, n in zip(passes, names, strict=True):
+        for i, f in enumerate(sorted(cache.path(n).glob("*.parquet"))):
+            link(f, dest / f"{p.label}-{i:05d}.parquet")
+
+
 def write_outputs(
     config: Config, out_dir: Path, data_dirs: list[Path], passes: list, training: dict | None = None
 ) -> dict:
@@ -115,13 +177,7 @@ def write_outputs(
     _reset(documents_dir)
     temporary = {c for spec in config.stages for c in stage_class(spec.name).temporary_columns}
     schema = _final_schema(data_dirs, temporary)
-    for p, data_dir in zip(passes, data_dirs, strict=True):
-        ds = ray.data.read_parquet(str(data_dir))
-        _write(
-            ds.map_batches(to_rejected, batch_format="pyarrow", fn_kwargs={"schema": schema}),
-            rejected_dir,
-            p.label,
-        )
+    _write_rejected(config, rejected_dir, data_dirs, passes, schema)
     last = ray.data.read_parquet(str(data_dirs[-1]))
     _write(last.map_batches(to_documents, batch_format="pyarrow"), documents_dir, "documents")
 

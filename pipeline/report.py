@@ -368,12 +368,16 @@ def write_report(out: Path) -> Path:
         mixture(manifest),
         shards(manifest, out),
     ]
+    return write_page(out / "report.html", "prep report", body)
+
+
+def write_page(path: Path, title: str, body: list[str]) -> Path:
+    """A self-contained HTML page (prep's CSS, no script), replaced atomically."""
     page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>prep report</title>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
     )
-    path = out / "report.html"
-    tmp = path.with_name("report.html.tmp")
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path

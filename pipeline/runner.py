@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ import ray
 
 from pipeline import __version__
 from pipeline.accounting import Accountant, check_chain, check_rows, check_stage
-from pipeline.checkpoint import Pass, PassStore, Step, plan_passes
+from pipeline.checkpoint import Pass, PassStore, Step, digest, plan_passes
 from pipeline.config import Config, StageSpec
+from pipeline.output_cache import OutputCache, link_tree
 from pipeline.outputs import write_outputs
 from pipeline.raysession import cluster_cpus, ray_session, resolve_address
 from pipeline.records import READ_STAGE
@@ -93,11 +95,14 @@ def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path, 
     ds.write_parquet(str(out_dir))
 
 
-def _step_kwargs(step: Step, accountant, fit: dict | None, fit_dir: Path | None, shared=None) -> dict:
+def _step_kwargs(
+    step: Step, accountant, fit: dict | None, fit_dir: Path | None, shared=None, seed: int = 0
+) -> dict:
     kwargs = {
         "name": step.spec.name,
         "config": step.spec.config.model_dump(mode="json"),
         "accountant": accountant,
+        "seed": seed,
     }
     if step.phase == "apply":
         assert fit is not None and fit_dir is not None
@@ -130,7 +135,8 @@ def _run_steps(
     """Run the pass; returns the metrics of the steps' `prepare` by step key."""
     ds = ray.data.read_parquet(str(input_dir)).map_batches(_keep_live, batch_format="pyarrow")
     prepared = {step.key: _prepare(step) for step in p.steps}
-    steps = [_step_kwargs(step, accountant, fit, fit_dir, prepared[step.key][0]) for step in p.steps]
+    seed = config.run.seed
+    steps = [_step_kwargs(step, accountant, fit, fit_dir, prepared[step.key][0], seed) for step in p.steps]
     common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
     shares = any(ref is not None for ref, _ in prepared.values())
     if shares or any(stage_class(step.spec.name).stateful for step in p.steps):  # load once per actor
@@ -246,10 +252,19 @@ def _write_training_output(
     mix_spec = next(s for s in config.stages if s.name == "mix")
     plan = {**mix["metrics"], "shard_tokens": mix_spec.config.shard_tokens}
     out.mkdir(parents=True, exist_ok=True)
-    log.info("writing shards to %s", out / "shards")
-    written = write_shards(
-        out, store.data_dir(passes[-1]), tok["state"], tok_dir / tok["state"]["file"], plan, config.run.seed
+    name = (
+        "shards-"
+        + digest({"prep": __version__, "pass": passes[-1].key, "plan": plan, "seed": config.run.seed})[:24]
     )
+
+    def build(tmp: Path) -> dict:
+        log.info("writing shards to %s", out / "shards")
+        data = store.data_dir(passes[-1])
+        return write_shards(tmp, data, tok["state"], tok_dir / tok["state"]["file"], plan, config.run.seed)
+
+    built, written = OutputCache(config.run.work_dir).build(name, build)
+    shutil.rmtree(out / "shards", ignore_errors=True)
+    link_tree(built, out)
     written["tokenizer"]["provenance"] = tok["metrics"].get("tokenizer", {})
     written["mix"] = mix["metrics"]
     return written
@@ -263,7 +278,7 @@ def run(
     store = PassStore(config.run.work_dir)
     store.clean_temporaries()
     files = _list_sources(config)
-    passes = plan_passes(_read_fingerprint(config, files), config.stages)
+    passes = plan_passes(_read_fingerprint(config, files), config.stages, config.run.seed)
     result = RunResult(output=out_dir)
     started = time.time()
     with ray_session(resolve_address(address, config.model.ray.address), config.model.ray.num_cpus):

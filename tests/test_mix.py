@@ -162,7 +162,7 @@ def test_a_users_tokenizer_json_is_used_as_is(mix_run, tmp_path):
         (lambda d: d["mix"]["weights"].update(fiction=0.1), "mix.weights.fiction: no source has domain"),
         (lambda d: d.update(tokenizer={"path": "/no/such/tokenizer.json"}), "tokenizer.path: file not found"),
         (lambda d: d["mix"].update(max_epochs=0.5), "mix.max_epochs"),
-        (lambda d: d["stages"].append({"mix": {}}), "stages[2].mix: not a stage to list"),
+        (lambda d: d["stages"].insert(0, {"mix": {}}), "stages[0].mix: not a stage to list"),
     ],
 )
 def test_bad_mix_config_names_the_key(tmp_path, capsys, sample_dir, default_lm, mutate, expected):
