@@ -67,7 +67,6 @@ def _variants(summary: dict) -> dict[str, dict]:
     return {v["name"]: v for v in summary["variants"]}
 
 
-@pytest.mark.slow
 def test_three_variants_complete_and_are_ranked(ablation):
     code, out, summary = ablation
     assert code == 0
@@ -108,7 +107,6 @@ def test_three_variants_complete_and_are_ranked(ablation):
         assert lo == pytest.approx(min(v["shares"][d] for v in trained.values()))
 
 
-@pytest.mark.slow
 def test_every_variant_reuses_the_tokenized_pass_and_scores_the_same_documents(ablation):
     _, _, summary = ablation
     trained = [v for v in summary["variants"] if v["status"] == "ok"]
@@ -128,7 +126,6 @@ def test_every_variant_reuses_the_tokenized_pass_and_scores_the_same_documents(a
     assert shards[0] == shards[1] == shards[2]  # byte-identical validation shards
 
 
-@pytest.mark.slow
 def test_a_mixture_without_code_is_worse_on_code(ablation):
     _, _, summary = ablation
     code = {n: v["val"]["code"] for n, v in _variants(summary).items() if v["status"] == "ok"}

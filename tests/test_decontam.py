@@ -315,7 +315,6 @@ def _rows(folder: Path, where) -> list[dict]:
     return pads.dataset(files).to_table().filter(where).to_pylist() if files else []
 
 
-@pytest.mark.slow
 def test_run_on_ray_writes_ids_of_affected_documents(tmp_path, sample_dir, sample_manifest, ray_session):
     """Through the runner, with remove_spans: the trimmed documents are in documents/ flagged
     `contaminated`, those with too little left in rejected/, both with their items."""

@@ -214,7 +214,6 @@ def test_same_decisions_with_one_worker_as_with_the_run(deduped, tmp_path):
     assert one.equals(run_decisions)
 
 
-@pytest.mark.slow
 def test_interrupted_components_resume_with_the_same_result(deduped, tmp_path, monkeypatch):
     """A crash after the first distributed round; the rerun resumes from its checkpoints.
 
@@ -321,7 +320,6 @@ def test_lowest_perplexity_without_a_quality_stage_is_a_clear_error(deduped, tmp
         run(load_config(write_config(tmp_path / "ppl.yaml", data)))
 
 
-@pytest.mark.slow
 def test_verification_removes_lsh_false_positives(deduped, tmp_path, sample_manifest):
     tmp, _, texts = deduped
     mh = MinHasher()

@@ -148,7 +148,10 @@ def test_a_users_tokenizer_json_is_used_as_is(mix_run, tmp_path):
     shutil.copyfile(tmp / "out" / "tokenizer.json", given)
     data = mix_config(tmp, output=str(tmp_path / "out"))
     data["tokenizer"] = {"path": str(given)}
-    run(load_config(write_config(tmp_path / "given.yaml", data)))
+    again = run(load_config(write_config(tmp_path / "given.yaml", data)))
+    # the tokenizer is fit-only: the pass its no-op per-document phase ends (PII, decontam) is reused
+    reused = {p.label: p.reused for p in again.passes}
+    assert reused["dedup-apply+pii+decontam+tokenize"] and not reused["tokenize-apply+mix"]
     manifest = _manifest(tmp_path / "out")
     assert (tmp_path / "out" / "tokenizer.json").read_bytes() == given.read_bytes()
     assert manifest["tokenizer"]["provenance"]["source"] == str(given)

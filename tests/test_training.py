@@ -363,7 +363,6 @@ def test_bad_settings_are_config_errors_naming_the_key(shards, tmp_path, capsys)
 # --- several processes ----------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_torchrun_two_ranks_on_cpu(shards, tmp_path):
     """DDP over gloo: two ranks, disjoint data, one log and one checkpoint with both loaders."""
     run = tmp_path / "ddp"
