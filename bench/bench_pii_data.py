@@ -17,7 +17,6 @@ and IPv6, P2PKH and P2SH Bitcoin addresses, URLs with credentials on four scheme
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from pydoc_data.topics import topics
@@ -27,6 +26,7 @@ from faker import Faker
 from pipeline.sample.multilingual import chatterbot_threads
 from pipeline.sample.web import news_pages, review_pages
 from stages.pii.config import PATTERN_ENTITIES
+from stages.pii.replace import base58check
 
 ENTITIES = PATTERN_ENTITIES
 LOCALES = {
@@ -148,7 +148,6 @@ CARRIERS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 @dataclass
@@ -172,13 +171,7 @@ class BenchDoc:
 
 
 def _base58check(version: int, rng: random.Random) -> str:
-    payload = bytes([version]) + bytes(rng.getrandbits(8) for _ in range(20))
-    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    num, out = int.from_bytes(data, "big"), ""
-    while num:
-        num, rem = divmod(num, 58)
-        out = _B58[rem] + out
-    return "1" * (len(data) - len(data.lstrip(b"\x00"))) + out
+    return base58check(bytes([version]) + bytes(rng.getrandbits(8) for _ in range(20)))
 
 
 def _grouped(digits: str, sizes: tuple[int, ...], sep: str) -> str:

@@ -138,14 +138,18 @@ def _mac(value: str, rng: random.Random) -> str:
     return "".join(next(it) if c in string.hexdigits else c for c in value)
 
 
-def _bitcoin(rng: random.Random) -> str:
-    payload = b"\x00" + bytes(rng.getrandbits(8) for _ in range(20))
+def base58check(payload: bytes) -> str:
+    """Base58Check of a version byte + payload (Bitcoin's address encoding, with its checksum)."""
     data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
     num, out = int.from_bytes(data, "big"), ""
     while num:
         num, rem = divmod(num, 58)
         out = _B58[rem] + out
     return "1" * (len(data) - len(data.lstrip(b"\x00"))) + out
+
+
+def _bitcoin(rng: random.Random) -> str:
+    return base58check(b"\x00" + bytes(rng.getrandbits(8) for _ in range(20)))
 
 
 class Pseudonymizer:
