@@ -73,8 +73,8 @@ def deduped(tmp_path_factory, sample_dir, ray_session):
 def _fit(data_dir: Path, work: Path, block: dict, cpus: int = 2, blocks: int | None = None) -> pa.Table:
     """Run the fit directly on a process-pass output; its decisions, sorted by id."""
     stage = Stage(Config.model_validate(block))
-    ds = ray.data.read_parquet(
-        str(data_dir), columns=[*stage.fit_columns, "domain", "_stage"], override_num_blocks=blocks
+    ds = ray.data.read_parquet(str(data_dir), override_num_blocks=blocks).select_columns(
+        [*stage.fit_columns, "domain", "_stage"]
     )
     ds = ds.map_batches(
         lambda b: b.filter(pc.is_null(b.column("_stage"))).drop_columns(["_stage"]), batch_format="pyarrow"
