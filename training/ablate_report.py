@@ -199,7 +199,7 @@ def print_ranking(summary: dict, console: Console | None = None) -> None:
     domains = list(summary["overall"]["weights"])
     table = Table(title=f"prep ablate: validation {metric} (lower is better)", title_justify="left")
     for name in ("rank", "variant", f"overall ({summary['overall']['how']})", *domains):
-        table.add_column(name, justify="left" if name == "variant" else "right")
+        table.add_column(name, justify="left" if name == "variant" else "right", no_wrap=name == "variant")
     for v in _ok(summary):
         table.add_row(
             str(v["rank"]), v["name"], _f(v["overall"]), *(_f(v["val"][d][metric]) for d in domains)
