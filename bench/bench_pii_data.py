@@ -149,7 +149,6 @@ CARRIERS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-
 @dataclass
 class Planted:
     entity: str

@@ -86,9 +86,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     data = read_yaml(args.config)
     if isinstance(data, dict) and "base" in data and "sources" not in data:  # a `prep ablate` config
         from training.ablate_config import load_ablate_config
+        from training.cli import ensure_base_sample
 
-        if isinstance(data["base"], str):
-            _ensure_sample(data["base"])
+        ensure_base_sample(args.config)
         ab = load_ablate_config(args.config)
         print(f"{args.config}: ok (ablation of {ab.config.base}; {len(ab.variants)} variants)")
         return EXIT_OK

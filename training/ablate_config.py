@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.config import Config, ConfigError, _problems, load_config, parse_config, read_yaml
@@ -191,14 +190,11 @@ def parse_ablate_config(data: Any, source: str | None = None) -> Ablation:
 
 def _read_base(path: str) -> Config:
     """The base config's structure, without touching its files yet (that comes last: it is slow)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError([f"base: config file not found: {p}"])
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"base: {p} is not valid YAML: {exc}"]) from None
-    return parse_config(data, str(p), check_files=False)
+        data = read_yaml(path)
+    except ConfigError as err:
+        raise ConfigError([f"base: {p}" for p in err.problems]) from None
+    return parse_config(data, path, check_files=False)
 
 
 def load_ablate_config(path: str | Path) -> Ablation:

@@ -174,7 +174,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        ab = load_ablate_config(_with_sample(args.config))
+        ensure_base_sample(args.config)
+        ab = load_ablate_config(args.config)
     except ConfigError as exc:
         print(f"prep ablate: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -190,16 +191,15 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_sample(config_path: str) -> str:
-    """Build the bundled sample (and default LM) first when the ablation's base config reads it."""
+def ensure_base_sample(config_path: str) -> None:
+    """Build the bundled sample (and default LM) first when an ablation's base config reads it."""
     import yaml
 
     try:
         base = yaml.safe_load(Path(config_path).read_text(encoding="utf-8")).get("base")
     except Exception:
-        return config_path  # validation reports what is wrong with the file
+        return  # validation reports what is wrong with the file
     if isinstance(base, str) and os.path.isfile(base):
         from pipeline.cli import _ensure_sample
 
         _ensure_sample(base)
-    return config_path

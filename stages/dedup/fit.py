@@ -32,7 +32,7 @@ from pipeline.stage import FitContext, FitResult
 from stages.dedup import components
 from stages.dedup.config import Config
 from stages.dedup.keep import DECISION_SCHEMA, decide, histogram
-from stages.dedup.lsh import STATS, band_rows, bucket_pairs, to_base
+from stages.dedup.lsh import BASE_SCHEMA, STATS, band_rows, bucket_pairs, to_base
 from stages.dedup.minhash import MinHasher
 from stages.dedup.plan import check, make_plan
 from stages.dedup.steps import Steps, parquet_files, parquet_rows, read, read_table, sort_shuffle, write
@@ -287,17 +287,13 @@ class _Fit:
 
 # ---------------------------------------------------------------------- Ray Data UDFs
 
+#: A component member: its partition and component, and the base row's fields the keep policy reads.
 _MEMBER_SCHEMA = pa.schema(
     [
         ("_part", pa.int64()),
-        ("node", pa.int64()),
+        BASE_SCHEMA.field("node"),
         ("comp", pa.int64()),
-        ("id", pa.string()),
-        ("domain", pa.string()),
-        ("bytes", pa.int64()),
-        ("ppl", pa.float64()),
-        ("ex1", pa.uint64()),
-        ("ex2", pa.uint64()),
+        *(BASE_SCHEMA.field(n) for n in ("id", "domain", "bytes", "ppl", "ex1", "ex2")),
     ]
 )
 
