@@ -7,7 +7,7 @@ are installed, default settings (13-grams, short items whole from 8 words, windo
 than 10 items dropped). Throughput is the stage's `process` on Arrow batches of the whole
 bundled sample (every domain, read with prep's readers), in one process on one core:
 normalising and hashing the words, looking up the windows, checking coverage, building the
-columns, reasons and metrics. The target of DESIGN.md is >= 10 MB/s per core.
+columns, reasons and metrics. The target is >= 10 MB/s per core.
 
 The VM is shared with other jobs, so besides wall-clock time the script reports the process's
 CPU time (what one core spent); both are best of R.
@@ -22,13 +22,13 @@ import time
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.config import load_config
-from pipeline.readers import read_file
-from pipeline.sources import list_input_files
-from stages.decontam import Config, Stage
-from stages.decontam.index import BenchmarkIndex
-from stages.decontam.ngrams import char_table, words
-from stages.decontam.registry import BUNDLED
+from prep.pipeline.config import load_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
+from prep.stages.decontam import Config, Stage
+from prep.stages.decontam.index import BenchmarkIndex
+from prep.stages.decontam.ngrams import char_table, words
+from prep.stages.decontam.registry import BUNDLED
 
 
 def load_docs(config_path: str) -> pa.Table:

@@ -26,16 +26,14 @@ import os
 import platform
 import random
 import shutil
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from pydoc_data.topics import topics
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from prep.stages.dedup.minhash import MinHasher
 
-from stages.dedup.minhash import MinHasher  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SAMPLE = REPO / "data" / "sample"
 TARGETS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3)
@@ -205,8 +203,8 @@ def run_prep(paths: list[Path], work: Path, cpus: int, config: dict) -> tuple[di
     import pyarrow.parquet as pq
     import ray
 
-    from pipeline.stage import FitContext
-    from stages.dedup import Config, Stage
+    from prep.core.stage import FitContext
+    from prep.stages.dedup import Config, Stage
 
     stage = Stage(Config.model_validate(config))
 

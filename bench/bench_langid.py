@@ -16,10 +16,10 @@ import time
 
 import pyarrow as pa
 
-from pipeline.config import load_config
-from pipeline.readers import read_file
-from pipeline.sources import list_input_files
-from stages.langid import Config, Stage, default_model_path
+from prep.pipeline.config import load_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
+from prep.stages.langid import Config, Stage, default_model_path
 
 
 def load_docs(config_path: str, limit: int) -> pa.Table:

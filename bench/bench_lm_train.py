@@ -31,10 +31,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from prep.stages.quality.kneser_ney import count_ngrams, estimate, write_arpa
 
-from stages.quality.kneser_ney import count_ngrams, estimate, write_arpa  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 CACHE = Path(tempfile.gettempdir()) / "prep-bench-lm" / "corpus.txt"
 HELD_OUT = 1000  # sentences at the end of the corpus, never trained on

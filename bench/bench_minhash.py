@@ -37,7 +37,7 @@ from pydoc_data.topics import topics
 import numpy as np
 from datasketch import MinHash
 
-from stages.dedup.minhash import MinHasher
+from prep.stages.dedup.minhash import MinHasher
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 

@@ -14,7 +14,7 @@ Contenders, in this process, one core, interleaved so that background load hits 
   then `AnonymizerEngine.anonymize` with the results;
 - naive Presidio, same settings as prep: `entities=` prep's nine, `score_threshold=0.5`
   (the fairer quality comparison; its throughput is printed too);
-- prep: `stages.pii.Stage.process` on Arrow batches of 512 documents, default config
+- prep: `prep.stages.pii.Stage.process` on Arrow batches of 512 documents, default config
   (placeholders, threshold 0.5), i.e. prefilter, windows, recognizers, allow-list,
   replacement and metrics; and a variant with `thresholds: {PHONE_NUMBER: 0.4}`.
 
@@ -43,8 +43,8 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pii_data import ENTITIES, BenchDoc, build
 
-from stages.pii import Config, Stage
-from stages.pii.recognizers import silence_presidio
+from prep.stages.pii import Config, Stage
+from prep.stages.pii.recognizers import silence_presidio
 
 
 def naive_engines(folder: Path):
@@ -86,7 +86,8 @@ def prep_runner(table: pa.Table, config: Config, batch: int = 512):
     def spans() -> list[list[tuple[str, int, int]]]:
         out = []
         for lo in range(0, len(texts), batch):
-            out += [[(e, s, t) for s, t, e in f.spans] for f in stage.scanner.scan(texts[lo : lo + batch])]
+            found = stage.scrubber.scanner.scan(texts[lo : lo + batch])
+            out += [[(e, s, t) for s, t, e in f.spans] for f in found]
         return out
 
     return go, spans

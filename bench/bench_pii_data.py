@@ -23,10 +23,10 @@ from pydoc_data.topics import topics
 
 from faker import Faker
 
-from pipeline.sample.multilingual import chatterbot_threads
-from pipeline.sample.web import news_pages, review_pages
-from stages.pii.config import PATTERN_ENTITIES
-from stages.pii.replace import base58check
+from prep.sample.multilingual import chatterbot_threads
+from prep.sample.web import news_pages, review_pages
+from prep.stages.pii.config import PATTERN_ENTITIES
+from prep.stages.pii.replace import base58check
 
 ENTITIES = PATTERN_ENTITIES
 LOCALES = {
@@ -219,7 +219,7 @@ def value(entity: str, fake: Faker, rng: random.Random) -> str:
 
 def prose() -> dict[str, list[list[str]]]:
     """language -> units of real text (lists of paragraphs), in a fixed order."""
-    from pipeline.sample.wiki import wiki_docs
+    from prep.sample.wiki import wiki_docs
 
     units: dict[str, list[list[str]]] = {}
     english = [d.text for d in wiki_docs() if d.lang == "en"]

@@ -28,15 +28,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.config import load_config
-from pipeline.readers import read_file
-from pipeline.sources import list_input_files
-from stages.langid import Config as LangidConfig
-from stages.langid import Stage as Langid
-from stages.quality import Config, Stage
-from stages.quality.heuristics import Heuristics, HeuristicsConfig
-from stages.quality.perplexity import LMSpec, PerplexityModel, score_lines
-from stages.quality.train_lm import DEFAULT_MODEL_DIR, ensure_default_model
+from prep.bootstrap import DEFAULT_MODEL_DIR, ensure_default_model
+from prep.pipeline.config import load_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
+from prep.stages.langid import Config as LangidConfig
+from prep.stages.langid import Stage as Langid
+from prep.stages.quality import Config, Stage
+from prep.stages.quality.heuristics import Heuristics, HeuristicsConfig
+from prep.stages.quality.perplexity import LMSpec, PerplexityModel, score_lines
 
 
 def load_english(config_path: str) -> pa.Table:

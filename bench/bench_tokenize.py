@@ -20,12 +20,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.config import load_config
-from pipeline.readers import read_file
-from pipeline.sources import list_input_files
-from stages.tokenize import Stage
-from stages.tokenize.train import train_bpe
-from stages.tokenize.vocab import describe, load
+from prep.pipeline.config import load_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
+from prep.stages.tokenize import Stage
+from prep.stages.tokenize.train import train_bpe
+from prep.stages.tokenize.vocab import describe, load
 
 
 def load_docs(config_path: str) -> pa.Table:

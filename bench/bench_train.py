@@ -15,7 +15,7 @@ On CPU the synthetic vocabulary is 8,192 (a 50k vocabulary makes the tiny model 
 - loader: `TrainLoader.next_batch` alone (packing plus the copy out of the memory-mapped
   shards), plus pinning and the host-to-device copy on CUDA: tokens per second it can
   produce on one core. It keeps the GPU busy when this is well above the training rate.
-- training: `training.train.train` itself (the same loop `prep train` runs) for --steps
+- training: `prep.training.train.train` itself (the same loop `prep train` runs) for --steps
   steps; tokens/s, MFU (6·N·D against the device's bf16 peak; also with attention FLOPs)
   and the share of wall time the loop spent waiting for batches, from its log rows after
   the first --warmup-steps (compilation, allocator warm-up).
@@ -35,11 +35,11 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from pipeline.shards import ShardWriter
-from training.config import TrainConfig
-from training.data import Corpus, TrainLoader, load_manifest
-from training.metrics import read_log
-from training.train import _batch_to, train
+from prep.core.shards import ShardWriter
+from prep.training.config import TrainConfig
+from prep.training.data import Corpus, TrainLoader, load_manifest
+from prep.training.metrics import read_log
+from prep.training.train import batch_to_device, train
 
 
 def synthetic_shards(out: Path, tokens: int, vocab: int = 50257, mean_doc: int = 600, seed: int = 0) -> Path:
@@ -90,7 +90,7 @@ def bench_loader(
         x, y = loader.next_batch()
         pad += int((y < 0).sum())
         if device.type == "cuda":
-            _batch_to(x, y, device)
+            batch_to_device(x, y, device)
         batches += 1
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -3,7 +3,7 @@
 Workers send per-batch counts to one `Accountant` actor keyed by (stage, batch
 fingerprint): a batch that Ray retries after a worker failure overwrites its own
 entry instead of being counted twice. The runner then checks the invariant of
-DESIGN.md — in == kept + dropped for every stage and domain, each stage's input equals
+docs/design.md — in == kept + dropped for every stage and domain, each stage's input equals
 the previous stage's output, and the rows on disk agree with the counts — and fails
 the run loudly when any of it does not hold.
 """

@@ -13,17 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stages import INTERNAL_STAGES, SECTION_OF, STAGE_NAMES, stage_config_model
-
-
-class ConfigError(Exception):
-    """A user mistake in the config or on the command line (exit code 2)."""
-
-    def __init__(self, problems: list[str], source: str | None = None):
-        self.problems = problems
-        self.source = source
-        head = f"invalid config {source}" if source else "invalid config"
-        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in problems))
+from prep.core.settings import ConfigError, error_lines
+from prep.stages import INTERNAL_STAGES, SECTION_OF, STAGE_NAMES, stage_config_model
 
 
 class Strict(BaseModel):
@@ -117,32 +108,6 @@ class Config:
         return any(s.name == "mix" for s in self.stages)
 
 
-def _format_loc(prefix: str, loc: tuple) -> str:
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def _problems(err: ValidationError, prefix: str = "") -> list[str]:
-    out = []
-    for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        where = _format_loc(prefix, loc)
-        if e["type"] == "extra_forbidden":
-            out.append(f"{where}: unknown key")
-        elif e["type"] == "missing":
-            out.append(f"{where}: required key is missing")
-        else:
-            got = e.get("input")
-            shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-            out.append(f"{where}: {e['msg']} (got {shown[:80]})")
-    return out
-
-
 def _validate_stages(raw: list[dict[str, Any]]) -> tuple[list[StageSpec], list[str]]:
     specs, problems = [], []
     seen: set[str] = set()
@@ -167,7 +132,7 @@ def _validate_stages(raw: list[dict[str, Any]]) -> tuple[list[StageSpec], list[s
         try:
             cfg = stage_config_model(name).model_validate(body or {})
         except ValidationError as err:
-            problems.extend(_problems(err, f"{where}.{name}"))
+            problems.extend(error_lines(err, f"{where}.{name}"))
             continue
         specs.append(StageSpec(name=name, index=i, config=cfg, where=f"{where}.{name}"))
     return specs, problems
@@ -196,7 +161,7 @@ def _shard_sections(data: dict, domains: set[str]) -> tuple[list[StageSpec], lis
         try:
             cfg = stage_config_model(name).model_validate(body)
         except ValidationError as err:
-            problems.extend(_problems(err, section))
+            problems.extend(error_lines(err, section))
             continue
         specs.append(StageSpec(name=name, index=-1, config=cfg, where=section))
     weights = mix.get("weights") if isinstance(mix, dict) else None
@@ -210,7 +175,7 @@ def _shard_sections(data: dict, domains: set[str]) -> tuple[list[StageSpec], lis
 
 def _check_files(cfg: PrepConfig, specs: list[StageSpec]) -> list[str]:
     """Missing files and empty globs, named by key path (fsspec: remote URLs too)."""
-    from pipeline.sources import expand_paths
+    from prep.pipeline.sources import expand_paths
 
     problems = []
     for i, src in enumerate(cfg.sources):
@@ -237,7 +202,7 @@ def parse_config(data: Any, source: str | None = None, check_files: bool = True)
     try:
         model = PrepConfig.model_validate(data)
     except ValidationError as err:
-        model, problems = None, _problems(err)
+        model, problems = None, error_lines(err)
     raw_stages = data.get("stages") or []
     specs, stage_problems = _validate_stages(raw_stages) if isinstance(raw_stages, list) else ([], [])
     problems += stage_problems

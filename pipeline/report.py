@@ -7,68 +7,16 @@ duplicates, PII, contamination, the mixture, the shards and document lengths.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
 
-from pipeline.atomic import read_json
-from pipeline.shards import read_shard
-from pipeline.summary import human_bytes
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1180px}
-body{color:#222}
-h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.86em}
-td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
-th{background:#f4f4f4}td.l,th.l{text-align:left}tr.total td{font-weight:600;background:#fafafa}
-.note{color:#666;font-size:.9em}img{max-width:100%}.kpi{display:inline-block;margin:0 2em .5em 0}
-.kpi b{display:block;font-size:1.4em}
-"""
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return f'<img alt="chart" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
-
-
-def _figure(width: float = 9, height: float = 3.2):
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height))
-
-
-def _table(
-    header: list[str], rows: list[list], left: int = 1, total: bool = False, text_last: bool = False
-) -> str:
-    """An HTML table; the first `left` columns (and the last, when it is text) align left."""
-
-    def cls(i: int) -> str:
-        return "l" if i < left or (text_last and i == len(header) - 1) else ""
-
-    out = ["<table><tr>"]
-    out += [f'<th class="{cls(i)}">{html.escape(h)}</th>' for i, h in enumerate(header)]
-    out.append("</tr>")
-    for r, row in enumerate(rows):
-        total_row = ' class="total"' if total and r == len(rows) - 1 else ""
-        cells = [f'<td class="{cls(i)}">{html.escape(str(v))}</td>' for i, v in enumerate(row)]
-        out.append(f"<tr{total_row}>{''.join(cells)}</tr>")
-    out.append("</table>")
-    return "".join(out)
+from prep.core.files import read_json
+from prep.core.shards import read_shard
+from prep.pipeline.html_page import figure, png, table, write_page
+from prep.pipeline.summary import human_bytes
 
 
 def _n(x) -> str:
@@ -109,8 +57,8 @@ def funnel(stats: dict) -> str:
         "tokens kept",
         "drop reasons",
     ]
-    table = _table(header, rows, left=2, text_last=True)
-    fig, ax = _figure(9, 3.4)
+    rows_html = table(header, rows, left=2, text_last=True)
+    fig, ax = figure(9, 3.4)
     domains = sorted(stats["stages"][0]["domains"])
     names = [s["name"] for s in stats["stages"]]
     bottom = np.zeros(len(names))
@@ -123,7 +71,7 @@ def funnel(stats: dict) -> str:
     ax.set_ylabel("documents kept")
     ax.set_title("documents kept after each stage, by domain")
     ax.legend(fontsize=8, ncol=len(domains))
-    return f"<h2>Funnel</h2>{_png(fig)}{table}"
+    return f"<h2>Funnel</h2>{png(fig)}{rows_html}"
 
 
 def languages(stats: dict) -> str:
@@ -136,7 +84,7 @@ def languages(stats: dict) -> str:
         for lang, n in counts.items():
             totals[lang] = totals.get(lang, 0) + n
     top = sorted(totals, key=lambda k: -totals[k])[:15]
-    fig, ax = _figure(9, 3)
+    fig, ax = figure(9, 3)
     bottom = np.zeros(len(top))
     for domain, counts in sorted(per.items()):
         values = np.array([counts.get(lang, 0) for lang in top])
@@ -146,7 +94,7 @@ def languages(stats: dict) -> str:
     ax.set_title("languages found by langid (before its filter), top 15")
     ax.legend(fontsize=8)
     rows = [[lang, _n(totals[lang])] for lang in top]
-    return f"<h2>Languages</h2>{_png(fig)}{_table(['language', 'documents'], rows)}"
+    return f"<h2>Languages</h2>{png(fig)}{table(['language', 'documents'], rows)}"
 
 
 def perplexity(stats: dict) -> str:
@@ -158,7 +106,7 @@ def perplexity(stats: dict) -> str:
         return ""
     bins = fit["ppl_histogram_bins"]
     edges = bins["log10_start"] + bins["width"] * np.arange(bins["count"])
-    fig, ax = _figure(9, 3.2)
+    fig, ax = figure(9, 3.2)
     for domain, counts in sorted(hists.items()):
         if sum(counts):
             ax.step(10**edges, counts, where="post", label=domain)
@@ -179,9 +127,9 @@ def perplexity(stats: dict) -> str:
         for d, c in sorted(buckets.items())
     ]
     return (
-        f"<h2>Perplexity</h2>{_png(fig)}"
-        f"{_table(['language|domain', 'docs', f'p{p[0]:g}', f'p{p[1]:g}'], rows)}"
-        f"{_table(['domain', 'head', 'middle', 'tail', 'unscored'], brows)}"
+        f"<h2>Perplexity</h2>{png(fig)}"
+        f"{table(['language|domain', 'docs', f'p{p[0]:g}', f'p{p[1]:g}'], rows)}"
+        f"{table(['domain', 'head', 'middle', 'tail', 'unscored'], brows)}"
     )
 
 
@@ -196,23 +144,23 @@ def duplicates(stats: dict) -> str:
     hist = fit.get("cluster_size_histogram") or fit.get("cluster_sizes")
     if isinstance(hist, dict) and hist:
         sizes = sorted(hist, key=lambda k: int(k))
-        fig, ax = _figure(9, 2.8)
+        fig, ax = figure(9, 2.8)
         ax.bar(range(len(sizes)), [hist[s] for s in sizes])
         ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
         ax.set_xlabel("cluster size")
         ax.set_ylabel("clusters")
         ax.set_yscale("log")
         ax.set_title("duplicate cluster sizes")
-        parts.append(_png(fig))
+        parts.append(png(fig))
     largest = fit.get("largest_clusters")
     if largest:
         rows = [[c.get("cluster", c.get("id", "")), _n(c.get("size", 0))] for c in largest[:10]]
-        parts.append(_table(["largest clusters (kept document id)", "size"], rows))
+        parts.append(table(["largest clusters (kept document id)", "size"], rows))
     per_domain = [
         [d, _n(v["dropped"]["docs"]), human_bytes(v["dropped"]["bytes"])]
         for d, v in sorted(dedup["domains"].items())
     ]
-    parts.append(_table(["domain", "docs removed", "bytes removed"], per_domain))
+    parts.append(table(["domain", "docs removed", "bytes removed"], per_domain))
     return "".join(parts)
 
 
@@ -232,11 +180,11 @@ def pii(stats: dict) -> str:
     if not totals:
         return "<h2>PII</h2><p>no PII found</p>"
     names = sorted(totals, key=lambda k: -totals[k])
-    fig, ax = _figure(9, 2.8)
+    fig, ax = figure(9, 2.8)
     ax.barh(names[::-1], [totals[n] for n in names[::-1]])
     ax.set_xlabel("values replaced")
     ax.set_title("PII by entity type (counts only)")
-    return f"<h2>PII</h2>{_png(fig)}{_table(['entity', 'count'], [[n, _n(totals[n])] for n in names])}"
+    return f"<h2>PII</h2>{png(fig)}{table(['entity', 'count'], [[n, _n(totals[n])] for n in names])}"
 
 
 def contamination(stats: dict) -> str:
@@ -249,12 +197,12 @@ def contamination(stats: dict) -> str:
     if not flat:
         return "<h2>Benchmark contamination</h2><p>no benchmark text found</p>"
     names = sorted(flat, key=lambda k: -flat[k])
-    fig, ax = _figure(9, 2.8)
+    fig, ax = figure(9, 2.8)
     ax.bar(names, [flat[n] for n in names])
     ax.set_ylabel("documents hit")
     ax.set_title("contamination hits per benchmark")
-    table = _table(["benchmark", "hits"], [[n, _n(flat[n])] for n in names])
-    return f"<h2>Benchmark contamination</h2>{_png(fig)}{table}"
+    rows_html = table(["benchmark", "hits"], [[n, _n(flat[n])] for n in names])
+    return f"<h2>Benchmark contamination</h2>{png(fig)}{rows_html}"
 
 
 def mixture(manifest: dict) -> str:
@@ -264,7 +212,7 @@ def mixture(manifest: dict) -> str:
     domains = sorted(mix["domains"])
     target = [mix["domains"][d]["target_tokens"] for d in domains]
     achieved = [mix["domains"][d]["achieved_tokens"] for d in domains]
-    fig, ax = _figure(9, 3)
+    fig, ax = figure(9, 3)
     x = np.arange(len(domains))
     ax.bar(x - 0.2, target, 0.4, label="target")
     ax.bar(x + 0.2, achieved, 0.4, label="achieved")
@@ -301,7 +249,7 @@ def mixture(manifest: dict) -> str:
         "val tokens",
     ]
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in mix.get("notes", []))
-    return f"<h2>Mixture</h2>{_png(fig)}{_table(header, rows, total=True)}{notes}"
+    return f"<h2>Mixture</h2>{png(fig)}{table(header, rows, total=True)}{notes}"
 
 
 def shards(manifest: dict, out: Path) -> str:
@@ -326,7 +274,7 @@ def shards(manifest: dict, out: Path) -> str:
                 lengths.setdefault(d, []).append(n[doms == d])
     chart = ""
     if lengths:
-        fig, ax = _figure(9, 3)
+        fig, ax = figure(9, 3)
         bins = np.logspace(0, 6, 49)
         for d, parts in sorted(lengths.items()):
             ax.hist(np.concatenate(parts), bins=bins, histtype="step", label=d)
@@ -335,8 +283,8 @@ def shards(manifest: dict, out: Path) -> str:
         ax.set_ylabel("documents")
         ax.set_title("document lengths")
         ax.legend(fontsize=8)
-        chart = "<h2>Document lengths</h2>" + _png(fig)
-    return f"<h2>Shards</h2>{head}{_table(['file', 'split', 'docs', 'tokens', 'sha256'], rows)}{chart}"
+        chart = "<h2>Document lengths</h2>" + png(fig)
+    return f"<h2>Shards</h2>{head}{table(['file', 'split', 'docs', 'tokens', 'sha256'], rows)}{chart}"
 
 
 def write_report(out: Path) -> Path:
@@ -369,15 +317,3 @@ def write_report(out: Path) -> Path:
         shards(manifest, out),
     ]
     return write_page(out / "report.html", "prep report", body)
-
-
-def write_page(path: Path, title: str, body: list[str]) -> Path:
-    """A self-contained HTML page (prep's CSS, no script), replaced atomically."""
-    page = (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
-    )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path

@@ -21,19 +21,21 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import ray
 
-from pipeline import __version__
-from pipeline.accounting import Accountant, check_chain, check_rows, check_stage
-from pipeline.checkpoint import Pass, PassStore, Step, digest, plan_passes
-from pipeline.config import Config, StageSpec
-from pipeline.output_cache import OutputCache, link_tree
-from pipeline.outputs import write_outputs
-from pipeline.raysession import cluster_cpus, ray_session, resolve_address
-from pipeline.records import READ_STAGE
-from pipeline.shard_output import write_shards
-from pipeline.sources import InputFile, fingerprint_files, list_input_files
-from pipeline.stage import FitContext
-from pipeline.workers import StageChain, live_mask, read_files, run_stateless_chain
-from stages import stage_class
+from prep import __version__
+from prep.core.records import READ_STAGE, live_mask
+from prep.core.stage import FitContext
+from prep.pipeline.accounting import Accountant, check_chain, check_rows, check_stage
+from prep.pipeline.config import Config, StageSpec
+from prep.pipeline.output.cache import OutputCache, link_tree
+from prep.pipeline.output.manifest import write_outputs
+from prep.pipeline.output.shards import write_shards
+from prep.pipeline.pass_store import PassStore
+from prep.pipeline.passes import Pass, Step, digest, plan_passes
+from prep.pipeline.raysession import cluster_cpus, ray_session, resolve_address
+from prep.pipeline.read_task import read_files
+from prep.pipeline.sources import InputFile, fingerprint_files, list_input_files
+from prep.pipeline.stage_task import StageChain, run_stateless_chain
+from prep.stages import stage_class
 
 log = logging.getLogger("prep")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-from pipeline.atomic import read_json
-from pipeline.shards import read_shard, sha256_file
+from prep.core.files import read_json, sha256_file
+from prep.core.shards import read_shard
 
 
 def verify(out: Path) -> tuple[list[str], dict]:

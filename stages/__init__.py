@@ -1,7 +1,7 @@
 """What prep does to documents: one module per stage, none importing another.
 
 Each stage module defines `Config` (a strict pydantic model for its YAML block) and
-`Stage` (a `pipeline.stage.Stage` subclass). Modules are imported lazily so that
+`Stage` (a `prep.core.stage.Stage` subclass). Modules are imported lazily so that
 validating a config never loads a model.
 """
 
@@ -12,17 +12,17 @@ from types import ModuleType
 
 #: Stage name in the YAML -> module that implements it, in the order prep documents them.
 STAGE_MODULES: dict[str, str] = {
-    "langid": "stages.langid",
-    "quality": "stages.quality",
-    "dedup": "stages.dedup",
-    "pii": "stages.pii",
-    "decontam": "stages.decontam",
+    "langid": "prep.stages.langid",
+    "quality": "prep.stages.quality",
+    "dedup": "prep.stages.dedup",
+    "pii": "prep.stages.pii",
+    "decontam": "prep.stages.decontam",
 }
 
 #: Stages the runner appends from the top-level `tokenizer:` and `mix:` sections.
 SECTION_OF: dict[str, str] = {"tokenize": "tokenizer", "mix": "mix"}
 INTERNAL_STAGES: tuple[str, ...] = tuple(SECTION_OF)
-STAGE_MODULES.update({"tokenize": "stages.tokenize", "mix": "stages.mix"})
+STAGE_MODULES.update({"tokenize": "prep.stages.tokenize", "mix": "prep.stages.mix"})
 
 #: Names users may list under `stages:`.
 STAGE_NAMES: tuple[str, ...] = tuple(n for n in STAGE_MODULES if n not in INTERNAL_STAGES)

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from pipeline.stage import Stage as BaseStage
-from pipeline.stage import StageConfig, Verdict
+from prep.core.stage import Stage as BaseStage
+from prep.core.stage import StageConfig, Verdict
 
 #: Score histogram bins reported to stats (0.0-0.05, ..., 0.95-1.0).
 SCORE_BINS = 20

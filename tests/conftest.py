@@ -28,7 +28,7 @@ def ray_session():
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The bundled sample corpus, built once (reused when already built)."""
-    from pipeline.sample import build_sample
+    from prep.sample import build_sample
 
     build_sample(SAMPLE)
     return SAMPLE
@@ -37,7 +37,7 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def default_lm(sample_dir: Path) -> Path:
     """The bundled default perplexity model (trained on the sample wiki once, ~15 s)."""
-    from stages.quality.train_lm import DEFAULT_MODEL_DIR, ensure_default_model
+    from prep.bootstrap import DEFAULT_MODEL_DIR, ensure_default_model
 
     return ensure_default_model(REPO / DEFAULT_MODEL_DIR, sample_dir)
 
@@ -67,8 +67,8 @@ def mix_config(tmp: Path, **run_overrides) -> dict:
 @pytest.fixture(scope="session")
 def mix_run(tmp_path_factory, sample_dir, default_lm, ray_session):
     """configs/mix.yaml run once for the modules that only read its output."""
-    from pipeline.config import load_config
-    from pipeline.runner import run
+    from prep.pipeline.config import load_config
+    from prep.pipeline.runner import run
 
     tmp = tmp_path_factory.mktemp("mix-run")
     cfg = write_config(tmp / "mix.yaml", mix_config(tmp))

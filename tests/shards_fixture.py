@@ -1,7 +1,8 @@
 """A small real OUT folder for training tests: the sample's text, a byte-level BPE, Arrow shards.
 
-Stands in for the mix stage's output (same contract: pipeline/shards.py and the manifest
-shape of DESIGN.md) until that stage lands; about 1.3 MB of text and 3 s to build.
+Stands in for a run's output where a training test needs shards in seconds rather than a whole
+pipeline run (same contract: core/shards.py and the manifest of docs/design.md); about 1.3 MB of
+text and 3 s to build.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from pipeline.config import SourceConfig
-from pipeline.readers import read_file
-from pipeline.shards import ShardWriter, sha256_file
-from pipeline.sources import list_input_files
+from prep.core.files import sha256_file
+from prep.core.shards import ShardWriter
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
 
 #: (domain, format, glob, files to read): one file per domain keeps reading fast (web is WARC).
 DOMAINS = (

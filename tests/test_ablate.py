@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from conftest import mix_config, write_config
 
-from pipeline.config import ConfigError
-from training.ablate import AblateError, proxy_resources, variant_config
-from training.ablate_config import load_ablate_config
-from training.cli import add_ablate_parser
-from training.regression import LOG_EPS, fit_mixture, search_best
+from prep.ablate.command import add_ablate_parser
+from prep.ablate.config import load_ablate_config
+from prep.ablate.driver import AblateError, proxy_resources, variant_config
+from prep.ablate.regression import LOG_EPS, fit_mixture, search_best
+from prep.core.settings import ConfigError
 
 #: A 1-layer, 32-wide proxy, 40 steps of 1,024 tokens (5-10 s on one core): enough to learn the
 #: domains' token statistics, and so to tell code from no code. On the sample's shards, seeds 0-2

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 import ray
+from tables import make_table
 
-from pipeline.accounting import Accountant, AccountingError, check_chain, check_stage, merge
-from pipeline.records import make_table
-from pipeline.stage import Stage, StageConfig, Verdict
-from pipeline.workers import StageTask
+from prep.core.stage import Stage, StageConfig, Verdict
+from prep.pipeline.accounting import Accountant, AccountingError, check_chain, check_stage, merge
+from prep.pipeline.stage_task import StageTask
 
 TEXTS = [
     "Now is better than never.",

@@ -10,8 +10,8 @@ import pyarrow.dataset as pads
 import pytest
 from conftest import write_config
 
-from pipeline.config import load_config
-from pipeline.runner import run
+from prep.pipeline.config import load_config
+from prep.pipeline.runner import run
 
 PROSE = (
     "The Zen of Python, by Tim Peters. Beautiful is better than ugly. Explicit is better than "

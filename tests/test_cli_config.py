@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, write_config
 
-from pipeline.cli import main
+from prep.cli import main
 
 
 def _config(tmp_path: Path, text_file: Path, **extra) -> dict:
@@ -95,9 +95,7 @@ def test_bad_command_line_exits_2(args):
 
 @pytest.mark.parametrize("sub", ["run", "validate", "report", "sample"])
 def test_help_everywhere(sub):
-    out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", sub, "--help"], capture_output=True, text=True
-    )
+    out = subprocess.run([sys.executable, "-m", "prep", sub, "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert f"prep {sub}" in out.stdout
 

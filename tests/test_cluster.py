@@ -16,8 +16,8 @@ import pyarrow.dataset as pads
 import pytest
 from conftest import mix_config, write_config
 
-from pipeline.config import load_config
-from pipeline.runner import run
+from prep.pipeline.config import load_config
+from prep.pipeline.runner import run
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 def _first_file_per_source(data: dict) -> dict:
     """A smaller slice of the sample: one file of each source."""
-    from pipeline.sources import expand_paths
+    from prep.pipeline.sources import expand_paths
 
     for src in data["sources"]:
         src["paths"] = expand_paths(src["paths"])[:1]
@@ -100,7 +100,7 @@ def test_two_node_cluster_matches_local_run(tmp_path, sample_dir, default_lm, ra
     cluster_data = _first_file_per_source(mix_config(tmp_path / "cluster"))
     cluster_cfg = write_config(tmp_path / "cluster.yaml", cluster_data)
     status = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "run", str(cluster_cfg), "--address", address],
+        [sys.executable, "-m", "prep", "run", str(cluster_cfg), "--address", address],
         env=env,
         capture_output=True,
         text=True,

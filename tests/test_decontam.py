@@ -16,19 +16,19 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import write_config
 
-from pipeline.cli import main
-from pipeline.config import ConfigError, SourceConfig, load_config, parse_config
-from pipeline.readers import read_file
-from pipeline.runner import run
-from pipeline.sample.benchmarks import VARIANTS, variant
-from pipeline.sources import list_input_files
-from stages.decontam import Config, Stage
-from stages.decontam.index import BenchmarkIndex
-from stages.decontam.listing import format_table, list_benchmarks
-from stages.decontam.ngrams import words
-from stages.decontam.registry import BUNDLED, Item
-from stages.decontam.report import affected_documents
-from stages.decontam.spans import cut
+from prep.cli import main
+from prep.pipeline.config import ConfigError, SourceConfig, load_config, parse_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.runner import run
+from prep.pipeline.sources import list_input_files
+from prep.sample.benchmarks import VARIANTS, variant
+from prep.stages.decontam import Config, Stage
+from prep.stages.decontam.index import BenchmarkIndex
+from prep.stages.decontam.listing import format_table, list_benchmarks
+from prep.stages.decontam.ngrams import words
+from prep.stages.decontam.registry import BUNDLED, Item
+from prep.stages.decontam.report import affected_documents
+from prep.stages.decontam.spans import cut
 
 SOURCES = (
     ("web", "warc", "web/*.warc.gz"),

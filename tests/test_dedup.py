@@ -18,15 +18,15 @@ from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 from pydantic import ValidationError
 
-from pipeline.config import load_config
-from pipeline.runner import run
-from pipeline.stage import FitContext
-from stages.dedup import Config, Stage, components
-from stages.dedup.keep import decide
-from stages.dedup.lsh import BAND_ROW_SCHEMA, STATS, bucket_pairs
-from stages.dedup.minhash import MinHasher
-from stages.dedup.plan import MemoryPlanError
-from stages.dedup.signing import EXACT, SHINGLES, SIGNATURE
+from prep.core.stage import FitContext
+from prep.pipeline.config import load_config
+from prep.pipeline.runner import run
+from prep.stages.dedup import Config, Stage, components
+from prep.stages.dedup.keep import decide
+from prep.stages.dedup.lsh import BAND_ROW_SCHEMA, STATS, bucket_pairs
+from prep.stages.dedup.minhash import MinHasher
+from prep.stages.dedup.plan import MemoryPlanError
+from prep.stages.dedup.signing import EXACT, SHINGLES, SIGNATURE
 
 TEMPORARY = {EXACT, SIGNATURE, SHINGLES, "_dedup_bytes"}
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from stages.quality.kneser_ney import (
+from prep.stages.quality.kneser_ney import (
     FALLBACK_DISCOUNTS,
     count_ngrams,
     estimate,
-    train_arpa,
     write_arpa,
 )
 
@@ -34,6 +33,13 @@ def pydoc_sentences() -> list[list[str]]:
             text = " ".join(para.split())
             sentences += [s.split() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if s]
     return sentences
+
+
+def train_arpa(sentences, order: int, path: Path):
+    """Count, estimate and write `path` in one go, as `prep lm train` does after tokenizing."""
+    model = estimate(count_ngrams(sentences, order))
+    write_arpa(model, path)
+    return model
 
 
 def read_arpa(path: Path) -> tuple[dict[int, int], dict[tuple[str, ...], tuple[float, float]]]:
@@ -375,7 +381,7 @@ def test_orders_longer_than_every_sentence(tmp_path):
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
-    from stages.quality import kneser_ney
+    from prep.stages.quality import kneser_ney
 
     model = estimate(count_ngrams(TOY, 2))
     path = tmp_path / "lm.arpa"

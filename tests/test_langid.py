@@ -9,12 +9,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from conftest import REPO
+from tables import make_table
 
-from pipeline.config import load_config
-from pipeline.readers import read_file
-from pipeline.records import make_table
-from pipeline.sources import list_input_files
-from stages.langid import Config, Stage, default_model_path, normalise
+from prep.pipeline.config import load_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
+from prep.stages.langid import Config, Stage, default_model_path, normalise
 
 
 @pytest.fixture(scope="module")

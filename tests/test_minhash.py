@@ -19,19 +19,19 @@ import pytest
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
-from stages.dedup.minhash import (
-    MAX_HASH,
-    MinHasher,
-    Normalizer,
-    _unstable,
-    band_hashes,
-    estimate_jaccard,
-    optimal_bands_rows,
-    shingle_hash,
-    word_hash,
-)
+from prep.stages.dedup.banding import band_hashes, optimal_bands_rows
+from prep.stages.dedup.hashes import MAX_HASH, shingle_hash, word_hash
+from prep.stages.dedup.minhash import MinHasher
+from prep.stages.dedup.normalise import Normalizer, unstable_code_points
 
 TOPICS = [topics[k] for k in sorted(topics)]
+
+
+def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+    """Fraction of equal signature values (datasketch's estimator), row-wise for 2-D inputs."""
+    return (np.asarray(a) == np.asarray(b)).mean(axis=-1)
+
+
 # Short and odd documents next to real prose: fewer words than n, long tokens, non-ASCII,
 # nothing left after normalisation.
 ODD = [
@@ -167,7 +167,10 @@ def test_hashes_are_frozen_and_unsalted() -> None:
     text = "The quick brown fox jumps over the lazy dog."
     expected = [6567140850757873958, 4998111819565144082, 2690716508773341603, 315881101351402210]
     assert MinHasher().signature(text)[:4].tolist() == expected
-    code = f"from stages.dedup.minhash import MinHasher; print(MinHasher().signature({text!r})[:4].tolist())"
+    code = (
+        "from prep.stages.dedup.minhash import MinHasher; "
+        f"print(MinHasher().signature({text!r})[:4].tolist())"
+    )
     for hash_seed in ("1", "2"):
         out = subprocess.run(
             [sys.executable, "-c", code],
@@ -213,7 +216,7 @@ def test_partial_normalisation_equals_whole() -> None:
     tricky += list("\u2026½ﬁ①가\u0bc6\u0bbe\u0b47\u0b3e\u09c7\u09be\u212b\u1e9b\u0344ｱﾞ")
     for form in ("NFKC", "NFC", "NFD", "NFKD"):
         norm = Normalizer(unicode_form=form)
-        flags = _unstable(form)
+        flags = unstable_code_points(form)
         for _ in range(300):
             middle = "".join(rng.choice(tricky if rng.random() < 0.6 else "aeo nA") for _ in range(8))
             text = "plain words " * 20 + middle + " and more" * 20

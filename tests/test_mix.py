@@ -12,11 +12,11 @@ import pyarrow as pa
 import pytest
 from conftest import chromium, mix_config, write_config
 
-from pipeline.cli import main
-from pipeline.config import load_config
-from pipeline.runner import run
-from pipeline.shards import read_shard
-from stages.mix.plan import MixError, partial_threshold, targets
+from prep.cli import main
+from prep.core.shards import read_shard
+from prep.pipeline.config import load_config
+from prep.pipeline.runner import run
+from prep.stages.mix.plan import MixError, partial_threshold, targets
 
 
 def _manifest(out: Path) -> dict:

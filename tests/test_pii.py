@@ -14,17 +14,17 @@ import pyarrow.dataset as pads
 import pytest
 from conftest import mix_config, write_config
 
-from pipeline.cli import main
-from pipeline.config import SourceConfig, load_config
-from pipeline.readers import read_file
-from pipeline.runner import run
-from pipeline.sample.pii import TEMPLATES
-from pipeline.sources import list_input_files
-from stages.pii import Config, Stage
-from stages.pii.config import NER_ENTITIES, PATTERN_ENTITIES, ner_model_installed
-from stages.pii.rejected import ScrubRejected
-from stages.pii.replace import PLACEHOLDERS, Pseudonymizer
-from stages.pii.scanner import Hit, Scanner, resolve
+from prep.cli import main
+from prep.pipeline.config import SourceConfig, load_config
+from prep.pipeline.readers import read_file
+from prep.pipeline.runner import run
+from prep.pipeline.sources import list_input_files
+from prep.sample.pii import TEMPLATES
+from prep.stages.pii import Config, Stage
+from prep.stages.pii.config import NER_ENTITIES, PATTERN_ENTITIES, ner_model_installed
+from prep.stages.pii.rejected import ScrubRejected
+from prep.stages.pii.replace import PLACEHOLDERS, Pseudonymizer
+from prep.stages.pii.scanner import Hit, Scanner, resolve
 
 #: What configs/mix.yaml runs (the allow-list covers the sample's allow-list candidates).
 PII_BLOCK = {
@@ -324,7 +324,7 @@ def test_an_error_inside_the_scan_does_not_quote_the_text(monkeypatch):
     def boom(texts, extra=None):
         raise ValueError(f"cannot handle {texts[0]}")
 
-    monkeypatch.setattr(stage.scanner, "scan", boom)
+    monkeypatch.setattr(stage.scrubber.scanner, "scan", boom)
     batch = pa.table({"id": ["a"], "text": ["call 555-0134 bob@gmail.com"], "source": ["t"], "domain": ["w"]})
     with pytest.raises(RuntimeError) as info:
         stage.process(batch)

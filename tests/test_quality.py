@@ -13,14 +13,14 @@ import pytest
 import yaml
 from conftest import REPO, write_config
 
-from pipeline.cli import main
-from pipeline.config import SourceConfig
-from pipeline.readers import read_file
-from pipeline.sources import list_input_files
-from stages.quality import Config, Stage
-from stages.quality.heuristics import Heuristics, HeuristicsConfig
-from stages.quality.perplexity import LMSpec, PerplexityModel, normalise_line
-from stages.quality.words import RegexWords
+from prep.cli import main
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers import read_file
+from prep.pipeline.sources import list_input_files
+from prep.stages.quality import Config, Stage
+from prep.stages.quality.heuristics import Heuristics, HeuristicsConfig
+from prep.stages.quality.perplexity import LMSpec, PerplexityModel, normalise_line
+from prep.stages.quality.words import RegexWords
 
 #: Junk pages whose extracted text is long enough for an n-gram model to judge.
 SCORABLE_JUNK = ("boilerplate", "keyword_spam", "lorem_ipsum", "all_caps", "repeated_lines")

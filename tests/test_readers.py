@@ -22,11 +22,11 @@ import zstandard
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-import pipeline.readers.rows as rows_module
-from pipeline.config import SourceConfig
-from pipeline.readers import FORMAT_READERS, read_file
-from pipeline.records import BASE_SCHEMA
-from pipeline.sources import InputFile, list_input_files
+import prep.pipeline.readers.rows as rows_module
+from prep.core.records import BASE_SCHEMA
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers import FORMAT_READERS, read_file
+from prep.pipeline.sources import InputFile, list_input_files
 
 COMPRESS = {
     "": lambda b: b,
@@ -683,6 +683,6 @@ def test_fsspec_urls_other_than_local_files(articles):
     ],
 )
 def test_decode_html_charsets(payload, charset, expected):
-    from pipeline.readers.html import decode_html
+    from prep.pipeline.readers.html import decode_html
 
     assert decode_html(payload, charset) == expected

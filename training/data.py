@@ -47,7 +47,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.shards import read_shard, sha256_file
+from prep.core.files import sha256_file
+from prep.core.shards import read_shard
 
 #: Documents per domain chosen for validation come from this fixed seed, not the run's,
 #: so runs with different seeds or mixtures are scored on the same documents.

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.config import PRESETS
+from prep.training.config import PRESETS
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class GPT(nn.Module):
 
 
 def flops_per_token(model: GPT, seq_len: int) -> tuple[float, float]:
-    """Training FLOPs per token: (6·N, 6·N + attention's 12·L·d·T) — the first is DESIGN.md's MFU basis."""
+    """Training FLOPs per token: (6·N, 6·N + attention's 12·L·d·T); the first is the MFU basis."""
     dense = 6.0 * model.num_params()
     cfg = model.cfg
     return dense, dense + 12.0 * cfg.n_layer * cfg.n_embd * seq_len

@@ -6,8 +6,8 @@ optimizer, the step and every rank's loader state, so a resumed run continues wi
 same batches and learning rates: on CPU in fp32 its loss curve equals the uninterrupted
 run's bit for bit (on CUDA up to the nondeterminism of some kernels).
 
-    python -m training.train OUT --model tiny --steps 300 --out runs/tiny
-    torchrun --nproc_per_node 8 -m training.train OUT --model gpt2-124m --seq-len 1024 ...
+    prep train OUT --model tiny --steps 300 --out runs/tiny
+    torchrun --nproc_per_node 8 -m prep train OUT --model gpt2-124m --seq-len 1024 ...
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from pipeline.config import ConfigError
-from training.config import TrainConfig
-from training.data import Corpus, ShardError, TrainLoader, ValSet, load_manifest
-from training.metrics import RunLog, mfu, peak_flops, plot_curves
-from training.model import GPT, GPTConfig, flops_per_token, padded_vocab
+from prep.core.settings import ConfigError
+from prep.training.config import TrainConfig
+from prep.training.data import Corpus, ShardError, TrainLoader, ValSet, load_manifest
+from prep.training.metrics import RunLog, mfu, peak_flops, plot_curves
+from prep.training.model import GPT, GPTConfig, flops_per_token, padded_vocab
 
 log = logging.getLogger("prep.train")
 
@@ -106,7 +105,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], keep: int) -> Path:
     return path
 
 
-def _batch_to(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_to_device(x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     if device.type == "cuda":
         return xt.pin_memory().to(device, non_blocking=True), yt.pin_memory().to(device, non_blocking=True)
@@ -129,7 +128,7 @@ def evaluate(model: torch.nn.Module, valset: ValSet, batch_size: int, ctx: Dist,
                     np.concatenate([x, np.tile(pad_x, (fill, 1))]),
                     np.concatenate([y, np.tile(pad_y, (fill, 1))]),
                 )
-            xt, yt = _batch_to(x, y, ctx.device)
+            xt, yt = batch_to_device(x, y, ctx.device)
             with autocast:
                 per_token = model(xt, yt, reduction="none")
             nats[i] += per_token.double().sum()  # ignored targets contribute 0
@@ -322,7 +321,7 @@ def _train(cfg: TrainConfig, resume: bool, ctx: Dist) -> dict[str, Any]:
             x, y = loader.next_batch()
             targets += int(np.count_nonzero(y >= 0))
             positions += y.size
-            xt, yt = _batch_to(x, y, ctx.device)
+            xt, yt = batch_to_device(x, y, ctx.device)
             data_time += time.perf_counter() - t0
             if ctx.world_size > 1:
                 model.require_backward_grad_sync = micro == cfg.grad_accum - 1
@@ -398,18 +397,6 @@ def _train(cfg: TrainConfig, resume: bool, ctx: Dist) -> dict[str, Any]:
             plot_curves(run_dir / "log.jsonl", run_dir / "loss.png")
         runlog.close()
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m training.train ...` (and torchrun -m training.train): the `prep train` arguments."""
-    from training.cli import build_standalone_parser
-
-    args = build_standalone_parser().parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 __all__ = ["ShardError", "TrainConfig", "evaluate", "lr_at", "train"]

@@ -11,16 +11,17 @@ no_text_extracted, extract_error, unreadable_file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from pipeline.config import SourceConfig
-from pipeline.readers.jsonl import read_jsonl
-from pipeline.readers.parquet import read_parquet
-from pipeline.readers.text import read_text
-from pipeline.readers.warc import read_warc, read_wet
-from pipeline.sources import InputFile
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers.jsonl import read_jsonl
+from prep.pipeline.readers.parquet import read_parquet
+from prep.pipeline.readers.text import read_text
+from prep.pipeline.readers.warc import read_warc, read_wet
+from prep.pipeline.sources import InputFile, list_input_files
 
 Reader = Callable[..., Iterator[pa.Table]]
 
@@ -33,7 +34,9 @@ FORMAT_READERS: dict[str, Reader] = {
     "wet": read_wet,
 }
 
-__all__ = ["FORMAT_READERS", "read_file"]
+__all__ = ["FORMAT_READERS", "read_file", "read_texts"]
+
+log = logging.getLogger("prep")
 
 
 def read_file(
@@ -45,3 +48,23 @@ def read_file(
     except KeyError:
         raise ValueError(f"source {source.name!r}: no reader for format {source.format!r}") from None
     return reader(file, source, batch_rows, batch_bytes)
+
+
+def read_texts(paths: list[str], fmt: str, text_field: str = "text") -> Iterator[str]:
+    """Texts of the documents in `paths` (globs), read by prep's own readers; records the
+    readers reject (bad JSON, missing text) are skipped and counted in the log."""
+    source = SourceConfig(name="lm", domain="lm", format=fmt, paths=paths, text_field=text_field)
+    files = list_input_files(paths)
+    if not files:
+        raise FileNotFoundError(f"no file matches {paths}")
+    rejected = 0
+    for file in files:
+        for table in read_file(file, source):
+            columns = table.column("text").to_pylist(), table.column("_stage").to_pylist()
+            for text, stage in zip(*columns, strict=True):
+                if stage is None and text:
+                    yield text
+                else:
+                    rejected += 1
+    if rejected:
+        log.warning("%d records of %s could not be read and were skipped", rejected, paths)

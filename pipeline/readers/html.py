@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from pipeline.readers.logs import quiet
+from prep.pipeline.readers.logs import quiet
 
 #: Media types of pages worth extracting; everything else (images, PDFs, JSON, ...) is not HTML.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

@@ -12,12 +12,11 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from pipeline.config import SourceConfig
-from pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
-from pipeline.readers.streams import open_binary
-from pipeline.sources import InputFile
-
-_MISSING = object()
+from prep.core.fields import MISSING, lookup
+from prep.core.streams import open_binary
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from prep.pipeline.sources import InputFile
 
 
 def read_jsonl(
@@ -25,21 +24,6 @@ def read_jsonl(
 ) -> Iterator[pa.Table]:
     """Rows of a .jsonl file (plain or .gz/.zst/.bz2/.xz), one per non-blank line."""
     return tables(_rows, file, source, batch_rows, batch_bytes)
-
-
-def lookup(obj: dict, path: str) -> Any:
-    """`obj[path]`, else the nested value at dotted `path`; `_MISSING` when absent.
-
-    The whole key is tried first so that a key that itself holds a dot still works.
-    """
-    if path in obj:
-        return obj[path]
-    value: Any = obj
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
 
 
 def json_kind(value: Any) -> str:
@@ -108,12 +92,12 @@ def _parse(raw: bytes, n: int, row_id: str, file: InputFile, source: SourceConfi
     url = None
     if source.url_field is not None:
         value = lookup(obj, source.url_field)
-        if value is not _MISSING and value is not None:
+        if value is not MISSING and value is not None:
             url = value if isinstance(value, str) else json.dumps(value)
 
     field = source.text_field
     text = lookup(obj, field)
-    if text is _MISSING:
+    if text is MISSING:
         keys = ", ".join(list(obj)[:20]) + (", ..." if len(obj) > 20 else "")
         reason = f"no field {field!r} at {where} (the record has: {keys or 'no fields'})"
         return reject(row_id, "missing_text", reason, record, url)

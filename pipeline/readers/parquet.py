@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from pipeline.config import SourceConfig
-from pipeline.readers.rows import Cursor, Row, document, reject, tables
-from pipeline.sources import InputFile
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers.rows import Cursor, Row, document, reject, tables
+from prep.pipeline.sources import InputFile
 
 #: Rows decoded at a time; small, because a row may hold a document of many megabytes.
 _READ_BATCH = 128

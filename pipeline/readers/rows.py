@@ -14,9 +14,9 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from pipeline.config import SourceConfig
-from pipeline.records import BASE_SCHEMA
-from pipeline.sources import InputFile
+from prep.core.records import BASE_SCHEMA
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.sources import InputFile
 
 #: Value of `_stage` for rows rejected while reading.
 STAGE = "read"

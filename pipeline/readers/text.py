@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from pipeline.config import SourceConfig
-from pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
-from pipeline.readers.streams import open_binary
-from pipeline.sources import InputFile
+from prep.core.streams import open_binary
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from prep.pipeline.sources import InputFile
 
 _CHUNK = 1 << 20
 

@@ -14,12 +14,12 @@ import pyarrow as pa
 from warcio.archiveiterator import WARCIterator
 from warcio.recordloader import ArcWarcRecord
 
-from pipeline.config import SourceConfig
-from pipeline.readers.html import decode_html, extract_text, is_html, may_be_html, parse_content_type
-from pipeline.readers.logs import quiet
-from pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
-from pipeline.readers.streams import TruncatedInput, open_binary
-from pipeline.sources import InputFile
+from prep.core.streams import TruncatedInput, open_binary
+from prep.pipeline.config import SourceConfig
+from prep.pipeline.readers.html import decode_html, extract_text, is_html, may_be_html, parse_content_type
+from prep.pipeline.readers.logs import quiet
+from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from prep.pipeline.sources import InputFile
 
 
 def read_warc(

@@ -20,13 +20,13 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from pipeline.stage import Stage as BaseStage
-from pipeline.stage import Verdict
-from stages.decontam.config import BenchmarkFileError, Config, UserBenchmark
-from stages.decontam.index import BenchmarkIndex, Hits
-from stages.decontam.ngrams import Words, words
-from stages.decontam.registry import BUNDLED
-from stages.decontam.spans import cut
+from prep.core.stage import Stage as BaseStage
+from prep.core.stage import Verdict
+from prep.stages.decontam.config import BenchmarkFileError, Config, UserBenchmark
+from prep.stages.decontam.index import BenchmarkIndex, Hits
+from prep.stages.decontam.ngrams import Words, words
+from prep.stages.decontam.registry import BUNDLED
+from prep.stages.decontam.spans import cut
 
 __all__ = ["BenchmarkFileError", "Config", "Stage", "UserBenchmark", "build_index"]
 

@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.readers.jsonl import lookup
-from pipeline.readers.streams import open_binary
-from pipeline.stage import StageConfig
-from stages.decontam.registry import BUNDLED, Item
+from prep.core.fields import lookup
+from prep.core.stage import StageConfig
+from prep.core.streams import open_binary
+from prep.stages.decontam.registry import BUNDLED, Item
 
 
 class BenchmarkFileError(ValueError):

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.decontam.ngrams import Words, all_gram_keys, gram_keys, window_ok, words
-from stages.decontam.registry import Item
+from prep.stages.decontam.ngrams import Words, all_gram_keys, gram_keys, window_ok, words
+from prep.stages.decontam.registry import Item
 
 _U64 = np.uint64
 #: Bits of the prefilter per indexed key: ~1/32 of the windows of clean text pass it.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stages.decontam.config import Config
-from stages.decontam.index import BenchmarkIndex
-from stages.decontam.registry import BUNDLED
+from prep.stages.decontam.config import Config
+from prep.stages.decontam.index import BenchmarkIndex
+from prep.stages.decontam.registry import BUNDLED
 
 _COLUMNS = (
     ("benchmark", "benchmark"),

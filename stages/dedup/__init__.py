@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.stage import FitContext, FitResult, Verdict
-from pipeline.stage import Stage as BaseStage
-from stages.dedup.config import Config
-from stages.dedup.decisions import Decisions
-from stages.dedup.minhash import MinHasher
-from stages.dedup.signing import BYTES, EXACT, FIELDS, SHINGLES, SIGNATURE, Signer
+from prep.core.stage import FitContext, FitResult, Verdict
+from prep.core.stage import Stage as BaseStage
+from prep.stages.dedup.config import Config
+from prep.stages.dedup.decisions import Decisions
+from prep.stages.dedup.minhash import MinHasher
+from prep.stages.dedup.signing import BYTES, EXACT, FIELDS, SHINGLES, SIGNATURE, Signer
 
 __all__ = ["Config", "Stage"]
 
@@ -65,7 +65,7 @@ class Stage(BaseStage):
         return Verdict(table, [None] * batch.num_rows, None, metrics)
 
     def fit(self, data, ctx: FitContext) -> FitResult:
-        from stages.dedup.fit import run_fit  # Ray Data plumbing: only the driver needs it
+        from prep.stages.dedup.fit import run_fit  # Ray Data plumbing: only the driver needs it
 
         schema = data.schema()
         if self.config.keep == "lowest_ppl" and schema is not None and "ppl" not in schema.names:

@@ -23,7 +23,7 @@ import ray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from stages.dedup.steps import Steps, read, write
+from prep.stages.dedup.steps import Steps, read, write
 
 log = logging.getLogger("prep")
 
@@ -151,19 +151,6 @@ def star_labels(batch: pa.Table) -> pa.Table:
     b = batch.column("dst").to_numpy()
     low = np.minimum(a, b)
     return pa.table({"node": np.concatenate([np.maximum(a, b), low]), "comp": np.concatenate([low, low])})
-
-
-def labels_in_driver(folder: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """(nodes, labels) from converged star edges, gathered in the driver (for small results)."""
-    ds = read(folder, ["src", "dst"]) if folder is not None else None
-    if ds is None:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    table = pa.concat_tables([star_labels(t) for t in ds.iter_batches(batch_format="pyarrow")])
-    node = table.column("node").to_numpy()
-    comp = table.column("comp").to_numpy()
-    nodes, first = np.unique(node, return_index=True)
-    return nodes, comp[first]
 
 
 def ray_labels(folder: Path | None) -> ray.data.Dataset | None:

@@ -12,8 +12,9 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.stage import StageConfig
-from stages.dedup.minhash import Normalizer, optimal_bands_rows
+from prep.core.stage import StageConfig
+from prep.stages.dedup.banding import optimal_bands_rows
+from prep.stages.dedup.normalise import Normalizer
 
 
 class _Strict(BaseModel):
@@ -21,7 +22,7 @@ class _Strict(BaseModel):
 
 
 class NormaliseConfig(_Strict):
-    """Text normalisation before hashing (see `stages.dedup.minhash.Normalizer`)."""
+    """Text normalisation before hashing (see `prep.stages.dedup.normalise.Normalizer`)."""
 
     lowercase: bool = True
     unicode_form: Literal["NFKC", "NFC", "NFKD", "NFD"] | None = "NFKC"

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.dedup.keep import DECISION_SCHEMA
-from stages.dedup.minhash import string_hashes
+from prep.stages.dedup.hashes import string_hashes
+from prep.stages.dedup.keep import DECISION_SCHEMA
 
 
 def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

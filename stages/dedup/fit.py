@@ -28,15 +28,15 @@ import pyarrow.parquet as pq
 import ray
 from ray.data.expressions import col, monotonically_increasing_id
 
-from pipeline.stage import FitContext, FitResult
-from stages.dedup import components
-from stages.dedup.config import Config
-from stages.dedup.keep import DECISION_SCHEMA, decide, histogram
-from stages.dedup.lsh import BASE_SCHEMA, STATS, band_rows, bucket_pairs, to_base
-from stages.dedup.minhash import MinHasher
-from stages.dedup.plan import check, make_plan
-from stages.dedup.steps import Steps, parquet_files, parquet_rows, read, read_table, sort_shuffle, write
-from stages.dedup.verify import score_pairs
+from prep.core.stage import FitContext, FitResult
+from prep.stages.dedup import components
+from prep.stages.dedup.config import Config
+from prep.stages.dedup.keep import DECISION_SCHEMA, decide, histogram
+from prep.stages.dedup.lsh import BASE_SCHEMA, STATS, band_rows, bucket_pairs, to_base
+from prep.stages.dedup.minhash import MinHasher
+from prep.stages.dedup.plan import check, make_plan
+from prep.stages.dedup.steps import Steps, parquet_files, parquet_rows, read, read_table, sort_shuffle, write
+from prep.stages.dedup.verify import score_pairs
 
 log = logging.getLogger("prep")
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from stages.dedup.minhash import MinHasher, band_hashes, fmix64
-from stages.dedup.signing import BYTES, EXACT, SHINGLES, SIGNATURE
+from prep.stages.dedup.banding import band_hashes
+from prep.stages.dedup.hashes import fmix64
+from prep.stages.dedup.minhash import MinHasher
+from prep.stages.dedup.signing import BYTES, EXACT, SHINGLES, SIGNATURE
 
 #: Statistics rows that the bucket pass emits next to its pairs (`stat` column), by code.
 STATS = ("band_buckets", "giant_buckets", "giant_bucket_docs", "exact_groups", "exact_pairs", "fuzzy_pairs")

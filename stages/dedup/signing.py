@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from stages.dedup.minhash import MinHasher, Normalizer
+from prep.stages.dedup.minhash import MinHasher
+from prep.stages.dedup.normalise import Normalizer
 
 EXACT = "_dedup_exact"  # 16 bytes: blake2b-128 of the normalised text
 SIGNATURE = "_dedup_sig"  # num_perm little-endian uint64 values (null when fuzzy is off)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
-from pipeline.atomic import read_json, write_json_atomic
+from prep.core.files import read_json, write_json_atomic
 
 DONE = "_done.json"
 

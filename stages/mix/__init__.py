@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from pipeline.hashing import unit_hash
-from pipeline.stage import FitContext, FitResult, StageConfig, Verdict
-from pipeline.stage import Stage as BaseStage
-from stages.mix.plan import DomainData, plan_domain, split_val, targets
+from prep.core.hashing import unit_hash
+from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
+from prep.core.stage import Stage as BaseStage
+from prep.stages.mix.plan import DomainData, plan_domain, split_val, targets
 
 
 class Config(StageConfig):

@@ -10,16 +10,15 @@ finds what Presidio finds: `windows.py`; which recognizers and why: `recognizers
 
 from __future__ import annotations
 
-import traceback
 from collections import Counter
 
 import pyarrow as pa
 
-from pipeline.stage import Stage as BaseStage
-from pipeline.stage import Verdict
-from stages.pii.config import Config
-from stages.pii.replace import Pseudonymizer, placeholder, rewrite
-from stages.pii.scanner import Hit, Scanner
+from prep.core.stage import Stage as BaseStage
+from prep.core.stage import Verdict
+from prep.stages.pii.config import Config
+from prep.stages.pii.engine import Scrubber, withheld
+from prep.stages.pii.rejected import ScrubRejected
 
 __all__ = ["Config", "Stage"]
 
@@ -39,51 +38,23 @@ class Stage(BaseStage):
 
     @classmethod
     def rejected_scrubber(cls):
-        from stages.pii.rejected import ScrubRejected
-
         return ScrubRejected
 
     def setup(self) -> None:
-        self.scanner = Scanner(self.config)
-        self.ner = None
-        if self.config.ner_entities:
-            from stages.pii.ner import NerModel
-
-            self.ner = NerModel(self.config.ner_model, self.config.ner_entities)
-        if self.config.replace == "pseudonym":
-            self.replacement = Pseudonymizer(self.run_seed, self.config.resolved_salt())
-        else:
-            self.replacement = lambda entity, _value: placeholder(entity)
+        self.scrubber = Scrubber(self.config, self.run_seed)
 
     def process(self, batch: pa.Table) -> Verdict:
         try:
             return self._process(batch)
         except Exception as exc:
-            raise _withheld(exc, batch.num_rows) from None
-
-    def scrub(self, texts: list[str | None]) -> list[str | None]:
-        """The texts with every value found replaced, nothing else (for the text of rows
-        other stages rejected before this one could see them)."""
-        try:
-            found = self.scanner.scan([t or "" for t in texts], self._ner(texts, None))
-            return [
-                rewrite(t, f.spans, self.replacement) if t and f.spans else t
-                for t, f in zip(texts, found, strict=True)
-            ]
-        except Exception as exc:
-            raise _withheld(exc, len(texts)) from None
-
-    def _ner(self, texts: list[str], langs: list[str | None] | None) -> list[list[Hit]] | None:
-        if self.ner is None:
-            return None
-        return [[Hit(*f) for f in doc] for doc in self.ner.find([t or "" for t in texts], langs)]
+            raise withheld(exc, batch.num_rows) from None
 
     def _process(self, batch: pa.Table) -> Verdict:
         texts = [t or "" for t in batch.column("text").to_pylist()]
         domains = batch.column("domain").to_pylist()
-        before = Counter(self.scanner.counters)
+        before = Counter(self.scrubber.scanner.counters)
         langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else None
-        found = self.scanner.scan(texts, self._ner(texts, langs))
+        found = self.scrubber.find(texts, langs)
         new_texts: list[str | None] = []
         counts: list[list[tuple[str, int]]] = []
         rules: list[str | None] = []
@@ -102,26 +73,17 @@ class Stage(BaseStage):
             else:
                 rules.append(None)
                 reasons.append(None)
-                new_texts.append(rewrite(text, f.spans, self.replacement) if f.spans else text)
+                new_texts.append(self.scrubber.rewrite(text, f))
         text_type = batch.schema.field("text").type
         table = batch.set_column(
             batch.schema.get_field_index("text"), "text", pa.array(new_texts, text_type)
         ).append_column("pii_counts", pa.array(counts, PII_COUNTS))
-        scanned = Counter(self.scanner.counters)
+        scanned = Counter(self.scrubber.scanner.counters)
         scanned.subtract(before)
         metrics.scan.update(scanned)
         metrics.scan["docs"] += len(texts)
         metrics.scan["chars"] += sum(len(t) for t in texts)
         return Verdict(table, rules, reasons, metrics.as_dict())
-
-
-def _withheld(exc: Exception, rows: int) -> RuntimeError:
-    """An error that names where it happened but not its message: that may quote the text."""
-    where = traceback.extract_tb(exc.__traceback__)[-1]
-    return RuntimeError(
-        f"pii: {type(exc).__name__} at {where.filename}:{where.lineno} in a batch of {rows} "
-        f"documents (message withheld: it may quote PII)"
-    )
 
 
 class _Metrics:

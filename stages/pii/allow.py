@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from stages.pii.config import AllowConfig
+from prep.stages.pii.config import AllowConfig
 
 #: Entities compared case-insensitively (DNS names are).
 _CASELESS = ("EMAIL_ADDRESS", "URL")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.stage import StageConfig
+from prep.core.stage import StageConfig
 
 #: Entities found by Presidio's pattern recognizers (no language model needed).
 PATTERN_ENTITIES = (
@@ -78,7 +78,7 @@ class Config(StageConfig):
     @field_validator("languages")
     @classmethod
     def _known_languages(cls, languages: list[str]) -> list[str]:
-        from stages.pii.context import CONTEXT_LANGUAGES
+        from prep.stages.pii.context import CONTEXT_LANGUAGES
 
         unknown = [lang for lang in languages if lang not in CONTEXT_LANGUAGES]
         if unknown:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from presidio_analyzer.nlp_engine import NerModelConfiguration
 
-from stages.pii.config import ner_model_installed
+from prep.stages.pii.config import ner_model_installed
 
 #: Pipes NER depends on in spaCy's trained pipelines.
 NER_PIPES = ("tok2vec", "transformer", "ner")

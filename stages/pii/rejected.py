@@ -13,16 +13,15 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stages.pii import Config, Stage
+from prep.stages.pii.config import Config
+from prep.stages.pii.engine import Scrubber
 
 
 class ScrubRejected:
     """Ray Data UDF over rejected/ rows (`stage` and `text` columns): one engine per actor."""
 
     def __init__(self, config: dict, before: list[str], seed: int = 0):
-        self.stage = Stage(Config.model_validate(config))
-        self.stage.run_seed = seed
-        self.stage.setup()
+        self.scrubber = Scrubber(Config.model_validate(config), seed)
         self.before = pa.array(sorted(set(before)), pa.string())
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -33,7 +32,7 @@ class ScrubRejected:
         rows = [i for i, (t, scrub) in enumerate(zip(texts, todo, strict=True)) if scrub and t]
         if not rows:
             return batch
-        for i, text in zip(rows, self.stage.scrub([texts[i] for i in rows]), strict=True):
+        for i, text in zip(rows, self.scrubber.scrub([texts[i] for i in rows]), strict=True):
             texts[i] = text
         index = batch.schema.get_field_index("text")
         return batch.set_column(

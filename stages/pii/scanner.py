@@ -7,16 +7,16 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
-from stages.pii.allow import AllowList
-from stages.pii.config import Config
-from stages.pii.context import ContextWords, boosted
-from stages.pii.recognizers import (
+from prep.stages.pii.allow import AllowList
+from prep.stages.pii.config import Config
+from prep.stages.pii.context import ContextWords, boosted
+from prep.stages.pii.recognizers import (
     PhoneContextRecognizer,
     PhoneRecognizer,
     build_recognizers,
     silence_presidio,
 )
-from stages.pii.windows import (
+from prep.stages.pii.windows import (
     CANDIDATES,
     MIN_DIGITS,
     URL_ANY,

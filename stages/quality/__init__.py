@@ -17,11 +17,11 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from pipeline.stage import FitContext, FitResult, StageConfig, Verdict
-from pipeline.stage import Stage as BaseStage
-from stages.quality.buckets import BucketConfig, assign, fit_cutoffs, histogram
-from stages.quality.heuristics import Heuristics, HeuristicsConfig
-from stages.quality.perplexity import LMSpec, PerplexityModel
+from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
+from prep.core.stage import Stage as BaseStage
+from prep.stages.quality.buckets import BucketConfig, assign, fit_cutoffs, histogram
+from prep.stages.quality.heuristics import Heuristics, HeuristicsConfig
+from prep.stages.quality.perplexity import LMSpec, PerplexityModel
 
 
 class Config(StageConfig):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from stages.quality.words import word_tokenizer
+from prep.stages.quality.words import word_tokenizer
 
 log = logging.getLogger("prep")
 

@@ -375,10 +375,3 @@ def _ngram_texts(model: NgramModel, k: int, lo: int, hi: int) -> list[str]:
     columns.append(grams)
     words = [map(model.vocab.__getitem__, col.tolist()) for col in reversed(columns)]
     return list(map(" ".join, zip(*words, strict=True)))
-
-
-def train_arpa(sentences: Iterable[Sequence[str]], order: int, path: str | os.PathLike[str]) -> NgramModel:
-    """Count, estimate and write `path` in one go; returns the model (check `used_fallback`)."""
-    model = estimate(count_ngrams(sentences, order))
-    write_arpa(model, path)
-    return model

@@ -9,48 +9,19 @@ into tokens by a SentencePiece-style unigram tokenizer trained on the same text 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.atomic import write_json_atomic
-from stages.quality.kneser_ney import count_ngrams, estimate, write_arpa
-from stages.quality.perplexity import LM_META, Tokenizer, normalise_lines
+from prep.core.files import write_json_atomic
+from prep.stages.quality.kneser_ney import count_ngrams, estimate, write_arpa
+from prep.stages.quality.perplexity import LM_META, Tokenizer, normalise_lines
 
 log = logging.getLogger("prep")
 
-#: Where the bundled default model lives, and what it is trained on: the sample's wiki.
-DEFAULT_MODEL_DIR = Path("data/models/sample-wiki-en")
-DEFAULT_SAMPLE_DIR = Path("data/sample")
-DEFAULT_SOURCE = {"format": "jsonl", "paths": ["wiki/*.jsonl.gz"], "lang": "en"}
 DEFAULT_VOCAB = 16000
-
-
-def read_texts(paths: list[str], fmt: str, text_field: str = "text") -> Iterator[str]:
-    """Texts of the documents in `paths` (globs), read by prep's own readers; records the
-    readers reject (bad JSON, missing text) are skipped and counted in the log."""
-    from pipeline.config import SourceConfig
-    from pipeline.readers import read_file
-    from pipeline.sources import list_input_files
-
-    source = SourceConfig(name="lm", domain="lm", format=fmt, paths=paths, text_field=text_field)
-    files = list_input_files(paths)
-    if not files:
-        raise FileNotFoundError(f"no file matches {paths}")
-    rejected = 0
-    for file in files:
-        for table in read_file(file, source):
-            columns = table.column("text").to_pylist(), table.column("_stage").to_pylist()
-            for text, stage in zip(*columns, strict=True):
-                if stage is None and text:
-                    yield text
-                else:
-                    rejected += 1
-    if rejected:
-        log.warning("lm train: %d records of %s could not be read and were skipped", rejected, paths)
 
 
 def _train_tokenizer(lines: list[str], vocab_size: int, path: Path) -> Tokenizer:
@@ -114,21 +85,3 @@ def train_lm(
     }
     write_json_atomic(out / LM_META, meta)
     return meta
-
-
-def ensure_default_model(dest: Path = DEFAULT_MODEL_DIR, sample: Path = DEFAULT_SAMPLE_DIR) -> Path:
-    """The bundled default (English, the sample's wiki), trained once and cached in `dest`."""
-    if (dest / LM_META).is_file():
-        return dest
-    log.info("training the default perplexity model on the sample wiki into %s (first run)", dest)
-    paths = [str(sample / p) for p in DEFAULT_SOURCE["paths"]]
-    texts = read_texts(paths, DEFAULT_SOURCE["format"])
-    tmp = dest.with_name(dest.name + ".tmp")
-    meta = train_lm(texts, tmp, provenance={**DEFAULT_SOURCE, "paths": paths})
-    if dest.exists():
-        import shutil
-
-        shutil.rmtree(dest)
-    tmp.rename(dest)
-    log.info("default model: %s tokens, %s", meta["tokens"], json.dumps(meta["ngrams"]))
-    return dest

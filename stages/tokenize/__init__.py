@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.stage import FitContext, FitResult, StageConfig, Verdict
-from pipeline.stage import Stage as BaseStage
-from stages.tokenize.train import EOT, sample_texts, train_bpe
-from stages.tokenize.vocab import describe, encode, load
+from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
+from prep.core.stage import Stage as BaseStage
+from prep.stages.tokenize.train import EOT, sample_texts, train_bpe
+from prep.stages.tokenize.vocab import describe, encode, load
 
 TOKENIZER_FILE = "tokenizer.json"
 

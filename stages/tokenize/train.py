@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.hashing import unit_hash
+from prep.core.hashing import unit_hash
 
 EOT = "<|endoftext|>"
 PAD = "<|pad|>"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +25,6 @@ def describe(tokenizer) -> dict:
     pad = next((vocab[t] for t in PAD_CANDIDATES if t in vocab), None)
     size = max(tokenizer.get_vocab_size(with_added_tokens=True), max(vocab.values()) + 1)
     return {"vocab_size": int(size), "eot_id": eot, "pad_id": pad}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def encode(tokenizer, texts: list[str | None], eot: int) -> pa.ListArray:

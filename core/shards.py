@@ -1,0 +1,103 @@
+"""Tokenized Arrow shards: the format the trainer memory-maps.
+
+One row per document sample: `tokens` (list<uint16> when the vocabulary fits in 16 bits,
+else list<uint32>; every document ends with the end-of-text token), provenance (`id`,
+`domain`, `lang`, `source`), `bytes` (UTF-8 length of the text the tokens encode, for
+bits per byte), and the quality and dedup metadata the run produced. Files are
+uncompressed Arrow IPC (the file format, not the stream) so `pa.memory_map` reads them
+zero-copy. `OUT/manifest.json` lists every shard with its split, counts and sha256.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from prep.core.files import sha256_file
+from prep.core.records import conform
+
+#: Provenance and metadata columns carried into shards when the run has them.
+META_FIELDS = (
+    pa.field("id", pa.string()),
+    pa.field("domain", pa.string()),
+    pa.field("lang", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("bytes", pa.int64()),
+    pa.field("ppl", pa.float64()),
+    pa.field("ppl_bucket", pa.string()),
+    pa.field("dup_cluster_size", pa.int64()),
+    pa.field("epoch", pa.int32()),  # 0 for the first copy of a document, 1.. for repeats
+)
+
+
+def token_type(vocab_size: int) -> pa.DataType:
+    return pa.uint16() if vocab_size <= 65535 else pa.uint32()
+
+
+def shard_schema(vocab_size: int) -> pa.Schema:
+    return pa.schema([pa.field("tokens", pa.list_(token_type(vocab_size))), *META_FIELDS])
+
+
+@dataclass
+class ShardInfo:
+    path: str  # relative to OUT
+    split: str  # "train" or "val"
+    docs: int
+    tokens: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ShardWriter:
+    """Writes rows of one split into `shards/{split}-NNNNN.arrow`, a new file every
+    `shard_tokens` tokens; each file is written under a temporary name and renamed."""
+
+    def __init__(self, out: Path, split: str, vocab_size: int, shard_tokens: int):
+        self.out, self.split, self.shard_tokens = out, split, shard_tokens
+        self.schema = shard_schema(vocab_size)
+        (out / "shards").mkdir(parents=True, exist_ok=True)
+        self.shards: list[ShardInfo] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._tokens = 0
+
+    def write(self, table: pa.Table) -> None:
+        """Append rows (any columns of the shard schema; missing ones become null)."""
+        table = conform(table, self.schema)
+        lengths = pa.compute.list_value_length(table.column("tokens")).to_numpy(zero_copy_only=False)
+        start = 0
+        for i, n in enumerate(lengths):
+            self._tokens += int(n)
+            if self._tokens >= self.shard_tokens:
+                self._pending.extend(table.slice(start, i + 1 - start).to_batches())
+                self._flush()
+                start = i + 1
+        if start < table.num_rows:
+            self._pending.extend(table.slice(start).to_batches())
+
+    def close(self) -> list[ShardInfo]:
+        if self._pending or not self.shards:
+            self._flush()
+        return self.shards
+
+    def _flush(self) -> None:
+        table = pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks()
+        name = f"shards/{self.split}-{len(self.shards):05d}.arrow"
+        path = self.out / name
+        tmp = path.with_name(path.name + ".tmp")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, self.schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, path)
+        tokens = int(pa.compute.sum(pa.compute.list_value_length(table.column("tokens"))).as_py() or 0)
+        self.shards.append(ShardInfo(name, self.split, table.num_rows, tokens, sha256_file(path)))
+        self._pending, self._tokens = [], 0
+
+
+def read_shard(path: Path) -> pa.Table:
+    """A shard memory-mapped: the table's buffers point into the file, nothing is copied."""
+    source = pa.memory_map(str(path), "r")
+    return pa.ipc.open_file(source).read_all()

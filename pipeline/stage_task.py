@@ -1,0 +1,157 @@
+"""The Ray Data UDF around every stage: load it once, run it on live rows, count, check.
+
+The wrapper is where the accounting invariant is enforced for streaming stages: a
+stage must return exactly the rows it was given, in order, or the run fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray
+
+from prep.core.records import conform, live_mask
+from prep.core.stage import Stage, Verdict
+from prep.pipeline.accounting import AccountingError, batch_key, count_batch, merge
+from prep.stages import stage_class, stage_config_model
+
+
+def _domain_mask(batch: pa.Table, domains: list[str] | None) -> pa.ChunkedArray:
+    if domains is None:
+        return pa.chunked_array([pa.array([True] * batch.num_rows)])
+    return pc.is_in(batch.column("domain"), value_set=pa.array(domains, pa.string()))
+
+
+def _mark_drops(verdict: Verdict, stage_name: str) -> pa.Table:
+    table = verdict.table
+    reasons = verdict.reasons or verdict.rules
+    stage_col = [stage_name if r is not None else None for r in verdict.rules]
+    for name, values in (("_stage", stage_col), ("_rule", verdict.rules), ("_reason", reasons)):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, pa.string()))
+    return table
+
+
+def _check_verdict(stage_name: str, live: pa.Table, verdict: Verdict) -> None:
+    n = live.num_rows
+    if verdict.table.num_rows != n or len(verdict.rules) != n:
+        raise AccountingError(
+            f"stage {stage_name} returned {verdict.table.num_rows} rows and {len(verdict.rules)} "
+            f"decisions for a batch of {n}: stages must keep every row and mark drops"
+        )
+    if not verdict.table.column("id").equals(live.column("id")):
+        raise AccountingError(f"stage {stage_name} changed, reordered or replaced document ids")
+    if verdict.reasons is not None and len(verdict.reasons) != n:
+        raise AccountingError(f"stage {stage_name} returned {len(verdict.reasons)} reasons for {n} rows")
+
+
+def output_schema(input_schema: pa.Schema, fields: tuple[pa.Field, ...]) -> pa.Schema:
+    """Input columns plus the step's declared columns: one schema for every batch."""
+    for f in fields:
+        if f.name not in input_schema.names:
+            input_schema = input_schema.append(f)
+    return input_schema
+
+
+def _conform(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Concatenate processed and passed-through rows in `schema` (missing columns as nulls)."""
+    return pa.concat_tables([conform(part, schema) for part in parts])
+
+
+class StageTask:
+    """Ray Data UDF around one phase of one `Stage`: loads it once, processes live rows,
+    counts, checks. `phase` is "process", or "apply" for a global stage after its fit."""
+
+    dropped_columns: tuple[str, ...] = ()  # the stage's temporary columns, in the apply phase
+
+    def __init__(
+        self,
+        name: str,
+        config: dict,
+        accountant=None,
+        phase: str = "process",
+        state: dict | None = None,
+        files: str | None = None,
+        shared: ray.ObjectRef | None = None,
+        seed: int = 0,
+    ):
+        self.name = name
+        self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
+        self.stage.run_seed = seed
+        self.accountant = accountant
+        self.phase = phase
+        if phase == "apply":
+            self.key = f"{name}:apply"
+            self.fields = self.stage.output_fields + self.stage.apply_fields
+            self.dropped_columns = self.stage.temporary_columns
+            self.stage.setup_apply(state or {}, Path(files) if files else Path("."))
+            self.decide = self.stage.apply
+        else:
+            self.key = name
+            self.fields = self.stage.output_fields
+            if shared is None:
+                self.stage.setup()
+            else:  # built once by the driver's `prepare`: read from the object store, zero-copy
+                self.stage.setup(ray.get(shared))
+            self.decide = self.stage.process
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        live_rows = live_mask(batch)
+        live = batch.filter(live_rows)
+        rejected_before = batch.filter(pc.invert(live_rows))
+        schema = output_schema(batch.schema, self.fields)
+        for name in self.dropped_columns:
+            if name in schema.names:
+                schema = schema.remove(schema.get_field_index(name))
+        if live.num_rows == 0:
+            return _conform([batch], schema)
+        applies = _domain_mask(live, self.stage.config.domains)
+        todo, skipped = live.filter(applies), live.filter(pc.invert(applies))
+        parts = []
+        if todo.num_rows:
+            verdict = self.decide(todo)
+            _check_verdict(self.key, todo, verdict)
+            parts.append(_mark_drops(verdict, self.name))
+            counts = count_batch(todo, parts[0], verdict.rules)
+            metrics = verdict.metrics
+        else:
+            counts, metrics = {}, {}
+        if skipped.num_rows:  # other domains pass through untouched, counted as kept
+            counts = merge(counts, count_batch(skipped, skipped, [None] * skipped.num_rows))
+            parts.append(skipped)
+        ray.get(self.accountant.add.remote(self.key, batch_key(live.column("id")), counts, metrics))
+        if rejected_before.num_rows:
+            parts.append(rejected_before)
+        return _conform(parts, schema)
+
+
+class StageChain:
+    """The steps of one pass fused into one Ray Data UDF: each batch goes through every
+    step in a single worker, so stateful stages share one actor pool (with two actor
+    pools on a 2-core machine, the read tasks had no CPU left and the pass hung) and no
+    batch crosses the object store between stages."""
+
+    def __init__(self, steps: list[dict]):
+        self.tasks = [StageTask(**kwargs) for kwargs in steps]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        for task in self.tasks:
+            batch = task(batch)
+        return batch
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_chain(steps_json: str) -> StageChain:
+    return StageChain(json.loads(steps_json))
+
+
+def run_stateless_chain(batch: pa.Table, steps: list[dict], accountant) -> pa.Table:
+    """Ray Data task UDF for passes without a model: one chain per worker process."""
+    specs = [{k: v for k, v in s.items() if k != "accountant"} for s in steps]
+    chain = _cached_chain(json.dumps(specs, sort_keys=True))
+    for task in chain.tasks:
+        task.accountant = accountant
+    return chain(batch)
