@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from prep.core.settings import ConfigError
+from prep.extras import require
 
 log = logging.getLogger("prep")
 
@@ -55,12 +55,9 @@ def uses_default_lm(data: dict) -> bool:
 
 def build_sample(dest: Path = SAMPLE_DIR, force: bool = False) -> dict:
     """The sample corpus in `dest`; a clear error when the `sample` extra is not installed."""
-    try:
-        from prep.sample import build_sample as build
-    except ImportError as exc:
-        raise ConfigError(
-            [f"building the bundled sample needs the sample extra: pip install 'prep[sample]' ({exc})"]
-        ) from None
+    require("sample")
+    from prep.sample import build_sample as build
+
     return build(dest, force=force)
 
 

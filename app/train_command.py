@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from prep.exits import EXIT_OK, EXIT_USAGE
+from prep.extras import require
 from prep.training.config import PRESETS
 
 #: (flag, TrainConfig key, type, help); every flag defaults to "not given" so a --config file shows through.
@@ -103,6 +104,8 @@ def config_from_args(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from prep.core.settings import ConfigError
+
+    require("train")
     from prep.training.data import ShardError
 
     if not logging.getLogger().handlers:

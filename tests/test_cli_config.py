@@ -103,3 +103,14 @@ def test_help_everywhere(sub):
 def test_report_on_a_folder_without_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "stats.json not found" in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_a_usage_error_that_names_it(monkeypatch, capsys):
+    """Without torch, `prep train` exits 2 and says to install prep[train] (simulated by pointing
+    the train extra at a module that does not exist)."""
+    from prep import extras
+
+    monkeypatch.setitem(extras.EXTRAS, "train", ("no_such_module_for_prep_tests", "prep train"))
+    assert main(["train", "out/nowhere", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'prep[train]'" in err and "no_such_module_for_prep_tests" in err

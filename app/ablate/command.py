@@ -9,6 +9,7 @@ import sys
 from prep.bootstrap import ensure_base_sample
 from prep.core.settings import ConfigError
 from prep.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from prep.extras import require
 
 
 def add_ablate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        require("train")
         ensure_base_sample(args.config)
         ab = load_ablate_config(args.config)
     except ConfigError as exc:
