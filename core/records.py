@@ -31,6 +31,10 @@ READ_STAGE = "read"
 #: Internal bookkeeping columns (never written to shards).
 STATUS_COLUMNS = ("_stage", "_rule", "_reason")
 
+#: The column whose first row in each written batch holds that batch's counts (JSON; see
+#: pipeline/accounting.py). Never written to OUT/.
+COUNTS_COLUMN = "_counts"
+
 
 def live_mask(table: pa.Table) -> pa.ChunkedArray:
     """Rows no step has rejected (`_stage` is null)."""

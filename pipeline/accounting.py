@@ -1,38 +1,36 @@
 """Counting docs and bytes in, kept and dropped per stage and domain, and checking the sums.
 
-Workers send per-batch counts to one `Accountant` actor keyed by (stage, batch
-fingerprint): a batch that Ray retries after a worker failure overwrites its own
-entry instead of being counted twice. The runner then checks the invariant of
-docs/design.md — in == kept + dropped for every stage and domain, each stage's input equals
-the previous stage's output, and the rows on disk agree with the counts — and fails
-the run loudly when any of it does not hold.
+The counts travel with the data: each batch a worker writes carries, in the `_counts`
+column of its first row, the counts and metrics of every step that batch went through
+(JSON; null on every other row). A batch that Ray retries after a worker failure is written
+again in place of the failed attempt, so its counts are never lost or counted twice, and no
+worker waits on a central actor. After a pass, a Ray Data aggregation over the `_counts` and
+`_stage` columns sums them (`summarise`); the driver receives one small dict per pass, whose
+size depends on the domains, rules and metric bins, never on the number of documents.
+
+The runner then checks the invariant of docs/design.md — in == kept + dropped for every stage
+and domain, each stage's input equals the previous stage's output, and the rows on disk agree
+with the counts — and fails the run loudly when any of it does not hold.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import ray
+
+from prep.core.records import COUNTS_COLUMN
 
 
 class AccountingError(RuntimeError):
     """Documents were lost or invented somewhere: the run must not produce output."""
-
-
-def batch_key(ids: pa.ChunkedArray | pa.Array) -> str:
-    """A fingerprint of a batch's ids: the same batch retried gives the same key."""
-    h = hashlib.blake2b(digest_size=16)
-    for chunk in ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]:
-        for buf in chunk.buffers():
-            if buf is not None:
-                h.update(buf)
-    h.update(str(len(ids)).encode())
-    return h.hexdigest()
 
 
 def text_bytes(table: pa.Table) -> np.ndarray:
@@ -103,24 +101,65 @@ def merge(into: Any, other: Any) -> Any:
     return other if into is None else into + other
 
 
-@ray.remote(num_cpus=0)
-class Accountant:
-    """Collects per-batch counts from every worker of a run."""
+def attach_counts(table: pa.Table, entries: dict[str, tuple[dict, dict]]) -> pa.Table:
+    """`table` with `_counts`: {step key: [counts, metrics]} as JSON on row 0, null elsewhere.
+    An empty table carries nothing (nothing entered its steps)."""
+    if COUNTS_COLUMN in table.column_names:
+        table = table.drop_columns([COUNTS_COLUMN])
+    values: list[str | None] = [None] * table.num_rows
+    if table.num_rows:
+        values[0] = json.dumps({k: [c, m] for k, (c, m) in entries.items()}, sort_keys=True)
+    return table.append_column(pa.field(COUNTS_COLUMN, pa.string()), pa.array(values, pa.string()))
 
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], tuple[dict, dict]] = {}
 
-    def add(self, stage: str, key: str, counts: dict, metrics: dict) -> None:
-        self._entries[(stage, key)] = (counts, metrics)
+def _accumulate(acc: str, block: pa.Table) -> str:
+    """Fold a block's rows into the JSON accumulator {rows, rejected: {stage: n}, steps}."""
+    total = json.loads(acc)
+    total["rows"] = total.get("rows", 0) + block.num_rows
+    if "_stage" in block.column_names:
+        for item in pc.value_counts(block.column("_stage").drop_null()).to_pylist():
+            rejected = total.setdefault("rejected", {})
+            rejected[item["values"]] = rejected.get(item["values"], 0) + item["counts"]
+    if COUNTS_COLUMN in block.column_names:
+        steps = total.setdefault("steps", {})
+        for value in block.column(COUNTS_COLUMN).drop_null().to_pylist():
+            for key, (counts, metrics) in json.loads(value).items():
+                slot = steps.setdefault(key, [{}, {}])
+                slot[0] = merge(slot[0], counts)
+                slot[1] = merge(slot[1], metrics)
+    return json.dumps(total)
 
-    def snapshot(self, stage: str) -> dict:
-        counts: dict = {}
-        metrics: dict = {}
-        for (name, _), (c, m) in self._entries.items():
-            if name == stage:
-                counts = merge(counts, c)
-                metrics = merge(metrics, m)
-        return finish(counts, metrics)
+
+def _merge_json(a: str, b: str) -> str:
+    return json.dumps(merge(json.loads(a), json.loads(b)))
+
+
+def summarise(folder: Path) -> dict:
+    """Rows, rejected rows per stage and every step's stats of a pass output (the Parquet files
+    in `folder`), summed by a Ray Data aggregation: {"rows", "rejected": {stage: n}, "steps"}.
+
+    Ray Data is handed the folder, not a list of files: its threaded listing of many paths
+    imports fsspec's HTTP filesystem from several threads at once, which fails when aiohttp
+    is not installed."""
+    from ray.data.aggregate import AggregateFn
+
+    files = sorted(str(f) for f in folder.glob("*.parquet"))
+    if not files:
+        return {"rows": 0, "rejected": {}, "steps": {}}
+    present = set(pads.dataset(files, format="parquet").schema.names)
+    columns = [c for c in ("_stage", COUNTS_COLUMN) if c in present]
+    agg = AggregateFn(
+        init=lambda _key: "{}",
+        merge=_merge_json,
+        accumulate_block=_accumulate,
+        name="summary",
+    )
+    ds = ray.data.read_parquet(str(folder), file_extensions=["parquet"])
+    if columns:
+        ds = ds.select_columns(columns)
+    total = json.loads(ds.aggregate(agg)["summary"] or "{}")
+    steps = {key: finish(c, m) for key, (c, m) in total.get("steps", {}).items()}
+    return {"rows": total.get("rows", 0), "rejected": total.get("rejected", {}), "steps": steps}
 
 
 def finish(domains: dict, metrics: dict) -> dict:

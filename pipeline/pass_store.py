@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from prep import __version__
 from prep.core.files import read_json, write_json_atomic
 from prep.core.records import BASE_SCHEMA
+from prep.pipeline.accounting import AccountingError
 from prep.pipeline.passes import Pass
 
 
@@ -46,12 +47,29 @@ class PassStore:
         if not any(tmp.glob("*.parquet")):
             # Ray writes no file for an empty dataset; the next pass still needs one to read.
             pq.write_table(BASE_SCHEMA.empty_table(), tmp / "empty.parquet")
+        manifest = {**manifest, "files": data_files(tmp)}
         final = self.dir(p)
         if final.exists():
             shutil.rmtree(final)
         final.mkdir(parents=True)
         tmp.rename(final / "data")
         write_json_atomic(final / "manifest.json", {"key": p.key, "prep": __version__, **manifest})
+
+    def check_files(self, p: Pass, manifest: dict) -> None:
+        """A reused pass must still hold exactly the files (rows and sizes) it was committed with:
+        checked from the Parquet footers, at a cost per file, never per row."""
+        on_disk = {f["name"]: f for f in data_files(self.data_dir(p))}
+        for f in manifest["files"]:
+            found = on_disk.pop(f["name"], None)
+            if found is None:
+                raise AccountingError(f"checkpoint of pass {p.label}: {f['name']} is missing")
+            if (found["rows"], found["bytes"]) != (f["rows"], f["bytes"]):
+                raise AccountingError(
+                    f"checkpoint of pass {p.label}: {f['name']} holds {found['rows']} rows in "
+                    f"{found['bytes']} bytes, but was written with {f['rows']} rows in {f['bytes']} bytes"
+                )
+        if on_disk:
+            raise AccountingError(f"checkpoint of pass {p.label}: unexpected files {sorted(on_disk)}")
 
     def fit_dir(self, p: Pass) -> Path:
         assert p.fit is not None and p.fit_key is not None
@@ -102,3 +120,11 @@ def _temporary(root: Path, label: str) -> Path:
     tmp = root / f".tmp-{label}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     return tmp
+
+
+def data_files(data_dir: Path) -> list[dict]:
+    """Every Parquet file of a pass output with its rows (from the footer) and size."""
+    return [
+        {"name": f.name, "rows": pq.ParquetFile(f).metadata.num_rows, "bytes": f.stat().st_size}
+        for f in sorted(data_dir.glob("*.parquet"))
+    ]

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
-import ray
 
 from prep.core.records import READ_STAGE
-from prep.pipeline.accounting import batch_key, count_batch
+from prep.pipeline.accounting import attach_counts, count_batch
 from prep.pipeline.config import SourceConfig
 from prep.pipeline.sources import InputFile
 
 
-def read_files(tasks: pa.Table, sources: list[dict], accountant, batch_rows: int) -> Iterator[pa.Table]:
-    """Ray Data UDF: read the files named in `tasks` and yield document batches."""
+def read_files(tasks: pa.Table, sources: list[dict], batch_rows: int) -> Iterator[pa.Table]:
+    """Ray Data UDF: read the files named in `tasks` and yield document batches, each with the
+    read step's counts of its rows attached (`accounting.attach_counts`)."""
     from prep.pipeline.readers import read_file  # the readers import trafilatura: only in workers
 
     configs = [SourceConfig.model_validate(s) for s in sources]
@@ -26,7 +26,5 @@ def read_files(tasks: pa.Table, sources: list[dict], accountant, batch_rows: int
         file = InputFile(url=row["url"], relpath=row["relpath"], size=row["size"], mtime=row["mtime"])
         source = configs[row["source_index"]]
         for table in read_file(file, source, batch_rows=batch_rows):
-            rules = table.column("_rule").to_pylist()
-            counts = count_batch(table, table, rules)
-            ray.get(accountant.add.remote(READ_STAGE, batch_key(table.column("id")), counts, {}))
-            yield table
+            counts = count_batch(table, table, table.column("_rule").to_pylist())
+            yield attach_counts(table, {READ_STAGE: (counts, {})})

@@ -12,7 +12,6 @@ import itertools
 import logging
 import shutil
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +21,15 @@ import pyarrow.dataset as pads
 import ray
 
 from prep import __version__
-from prep.core.records import READ_STAGE, live_mask
+from prep.core.records import COUNTS_COLUMN, READ_STAGE, live_mask
 from prep.core.stage import FitContext
-from prep.pipeline.accounting import Accountant, check_chain, check_rows, check_stage
+from prep.pipeline.accounting import (
+    check_chain,
+    check_rows,
+    check_stage,
+    finish,
+    summarise,
+)
 from prep.pipeline.config import Config, StageSpec
 from prep.pipeline.output.cache import OutputCache, link_tree
 from prep.pipeline.output.manifest import write_outputs
@@ -74,10 +79,12 @@ def _read_fingerprint(config: Config, files: dict[str, list[InputFile]]) -> dict
 
 
 def _keep_live(batch: pa.Table) -> pa.Table:
-    return batch.filter(live_mask(batch))
+    """The rows no step rejected, without the counts the pass before attached to its batches."""
+    live = batch.filter(live_mask(batch))
+    return live.drop_columns([COUNTS_COLUMN]) if COUNTS_COLUMN in live.column_names else live
 
 
-def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path, accountant) -> None:
+def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path) -> None:
     items = [
         {"url": f.url, "relpath": f.relpath, "size": f.size, "mtime": f.mtime, "source_index": i}
         for i, src in enumerate(config.sources)
@@ -90,22 +97,14 @@ def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path, 
         batch_format="pyarrow",
         fn_kwargs={
             "sources": [s.model_dump(mode="json") for s in config.sources],
-            "accountant": accountant,
             "batch_rows": config.run.batch_size,
         },
     )
     ds.write_parquet(str(out_dir))
 
 
-def _step_kwargs(
-    step: Step, accountant, fit: dict | None, fit_dir: Path | None, shared=None, seed: int = 0
-) -> dict:
-    kwargs = {
-        "name": step.spec.name,
-        "config": step.spec.config.model_dump(mode="json"),
-        "accountant": accountant,
-        "seed": seed,
-    }
+def _step_kwargs(step: Step, fit: dict | None, fit_dir: Path | None, shared=None, seed: int = 0) -> dict:
+    kwargs = {"name": step.spec.name, "config": step.spec.config.model_dump(mode="json"), "seed": seed}
     if step.phase == "apply":
         assert fit is not None and fit_dir is not None
         kwargs.update(phase="apply", state=fit["state"], files=str(fit_dir))
@@ -130,7 +129,6 @@ def _run_steps(
     input_dir: Path,
     out_dir: Path,
     config: Config,
-    accountant,
     fit: dict | None,
     fit_dir: Path | None,
 ) -> dict[str, dict]:
@@ -138,16 +136,14 @@ def _run_steps(
     ds = ray.data.read_parquet(str(input_dir)).map_batches(_keep_live, batch_format="pyarrow")
     prepared = {step.key: _prepare(step) for step in p.steps}
     seed = config.run.seed
-    steps = [_step_kwargs(step, accountant, fit, fit_dir, prepared[step.key][0], seed) for step in p.steps]
+    steps = [_step_kwargs(step, fit, fit_dir, prepared[step.key][0], seed) for step in p.steps]
     common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
     shares = any(ref is not None for ref, _ in prepared.values())
     if shares or any(stage_class(step.spec.name).stateful for step in p.steps):  # load once per actor
         pool = ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus())
         ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": steps}, compute=pool, **common)
     else:
-        ds = ds.map_batches(
-            run_stateless_chain, fn_kwargs={"steps": steps, "accountant": accountant}, **common
-        )
+        ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": steps}, **common)
     ds.write_parquet(str(out_dir))
     return {key: metrics for key, (_, metrics) in prepared.items() if metrics}
 
@@ -188,22 +184,8 @@ def _ensure_fit(p: Pass, before: Pass, store: PassStore, config: Config, fresh: 
     return manifest
 
 
-def disk_counts(data_dir: Path) -> tuple[int, Counter]:
-    """Rows in a pass output and rejected rows per stage, read from the Parquet on disk."""
-    files = sorted(str(f) for f in data_dir.glob("*.parquet"))
-    stages: Counter = Counter()
-    total = 0
-    if not files:  # a committed pass always has a file; none means it was tampered with
-        return total, stages
-    for batch in pads.dataset(files, format="parquet").to_batches(columns=["_stage"]):
-        total += batch.num_rows
-        for item in pc.value_counts(batch.column(0).drop_null()).to_pylist():
-            stages[item["values"]] += item["counts"]
-    return total, stages
-
-
-def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, before: PassResult | None) -> None:
-    """The counts the workers reported must match each other, the pass before and the disk."""
+def _verify_pass(p: Pass, stats: dict[str, dict], summary: dict, before: PassResult | None) -> None:
+    """The counts the workers wrote must match each other, the pass before and the rows."""
     keys = p.step_keys
     for key in keys:
         check_stage(key, stats[key])
@@ -211,7 +193,7 @@ def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, before: PassRe
     chain += [(key, stats[key]) for key in keys]
     for (prev, prev_stats), (cur, cur_stats) in itertools.pairwise(chain):
         check_chain(prev, prev_stats, cur, cur_stats)
-    total, rejected = disk_counts(data_dir)
+    total, rejected = summary["rows"], summary["rejected"]
     check_rows(f"pass {p.label} input", stats[keys[0]]["in"]["docs"], total)
     names = [s.spec.name for s in p.steps] or [READ_STAGE]  # rejected rows carry the stage name
     for key, name in zip(keys, names, strict=True):
@@ -220,23 +202,32 @@ def _verify_pass(p: Pass, stats: dict[str, dict], data_dir: Path, before: PassRe
 
 
 def _compute_pass(
-    p: Pass, passes: list[Pass], store: PassStore, config: Config, files, accountant, fresh: bool
+    p: Pass,
+    passes: list[Pass],
+    store: PassStore,
+    config: Config,
+    files,
+    fresh: bool,
+    before: PassResult | None,
 ) -> dict:
     """Run one pass on Ray Data into a temporary folder, then commit it with its counts."""
     fit = _ensure_fit(p, passes[p.index - 1], store, config, fresh) if p.fit is not None else None
     tmp = store.begin(p)
     prepared: dict[str, dict] = {}
     if p.index == 0:
-        _run_read(config, files, tmp, accountant)
+        _run_read(config, files, tmp)
     else:
         fit_dir = store.fit_dir(p) if p.fit is not None else None
-        prepared = _run_steps(p, store.data_dir(passes[p.index - 1]), tmp, config, accountant, fit, fit_dir)
-    stats = {key: ray.get(accountant.snapshot.remote(key)) for key in p.step_keys}
+        prepared = _run_steps(p, store.data_dir(passes[p.index - 1]), tmp, config, fit, fit_dir)
+    summary = summarise(tmp)
+    stats = {key: summary["steps"].get(key) or finish({}, {}) for key in p.step_keys}
     for key, metrics in prepared.items():  # what the driver built for the workers (index size)
         stats[key]["metrics"] = {**stats[key]["metrics"], "prepare": metrics}
     if fit is not None:  # what the fit learned is reported with the apply phase
         stats[p.steps[0].key]["metrics"] = {**stats[p.steps[0].key]["metrics"], "fit": fit["metrics"]}
-    store.commit(p, tmp, {"label": p.label, "stages": stats})
+    summary = {"rows": summary["rows"], "rejected": summary["rejected"]}
+    _verify_pass(p, stats, summary, before)  # a pass is verified before it is committed
+    store.commit(p, tmp, {"label": p.label, "stages": stats, "summary": summary})
     manifest = store.load(p)
     assert manifest is not None
     return manifest
@@ -284,19 +275,19 @@ def run(
     result = RunResult(output=out_dir)
     started = time.time()
     with ray_session(resolve_address(address, config.model.ray.address), config.model.ray.num_cpus):
-        accountant = Accountant.remote()
         for p in passes:
             t0 = time.time()
             manifest = None if fresh else store.load(p)
             reused = manifest is not None
             where = f"pass {p.index + 1}/{len(passes)} {p.label}"
-            if reused:
+            before = result.passes[-1] if result.passes else None
+            if manifest is not None:
                 log.info("%s: reusing checkpoint %s", where, store.dir(p))
+                store.check_files(p, manifest)
+                _verify_pass(p, manifest["stages"], manifest["summary"], before)
             else:
                 log.info("%s: computing", where)
-                manifest = _compute_pass(p, passes, store, config, files, accountant, fresh)
-            before = result.passes[-1] if result.passes else None
-            _verify_pass(p, manifest["stages"], store.data_dir(p), before)
+                manifest = _compute_pass(p, passes, store, config, files, fresh, before)
             seconds = round(time.time() - t0, 3)
             steps = [(s.key, s.spec.name) for s in p.steps] or [(READ_STAGE, READ_STAGE)]
             result.passes.append(

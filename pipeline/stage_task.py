@@ -16,7 +16,7 @@ import ray
 
 from prep.core.records import conform, live_mask
 from prep.core.stage import Stage, Verdict
-from prep.pipeline.accounting import AccountingError, batch_key, count_batch, merge
+from prep.pipeline.accounting import AccountingError, attach_counts, count_batch, merge
 from prep.stages import stage_class, stage_config_model
 
 
@@ -71,7 +71,6 @@ class StageTask:
         self,
         name: str,
         config: dict,
-        accountant=None,
         phase: str = "process",
         state: dict | None = None,
         files: str | None = None,
@@ -81,7 +80,6 @@ class StageTask:
         self.name = name
         self.stage: Stage = stage_class(name)(stage_config_model(name).model_validate(config))
         self.stage.run_seed = seed
-        self.accountant = accountant
         self.phase = phase
         if phase == "apply":
             self.key = f"{name}:apply"
@@ -98,7 +96,8 @@ class StageTask:
                 self.stage.setup(ray.get(shared))
             self.decide = self.stage.process
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def __call__(self, batch: pa.Table) -> tuple[pa.Table, dict, dict]:
+        """The batch after this step, and the step's counts and metrics for it."""
         live_rows = live_mask(batch)
         live = batch.filter(live_rows)
         rejected_before = batch.filter(pc.invert(live_rows))
@@ -107,7 +106,7 @@ class StageTask:
             if name in schema.names:
                 schema = schema.remove(schema.get_field_index(name))
         if live.num_rows == 0:
-            return _conform([batch], schema)
+            return _conform([batch], schema), {}, {}
         applies = _domain_mask(live, self.stage.config.domains)
         todo, skipped = live.filter(applies), live.filter(pc.invert(applies))
         parts = []
@@ -122,10 +121,9 @@ class StageTask:
         if skipped.num_rows:  # other domains pass through untouched, counted as kept
             counts = merge(counts, count_batch(skipped, skipped, [None] * skipped.num_rows))
             parts.append(skipped)
-        ray.get(self.accountant.add.remote(self.key, batch_key(live.column("id")), counts, metrics))
         if rejected_before.num_rows:
             parts.append(rejected_before)
-        return _conform(parts, schema)
+        return _conform(parts, schema), counts, metrics
 
 
 class StageChain:
@@ -138,9 +136,12 @@ class StageChain:
         self.tasks = [StageTask(**kwargs) for kwargs in steps]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        """The batch through every step, with every step's counts attached to it."""
+        entries = {}
         for task in self.tasks:
-            batch = task(batch)
-        return batch
+            batch, counts, metrics = task(batch)
+            entries[task.key] = (counts, metrics)
+        return attach_counts(batch, entries)
 
 
 @functools.lru_cache(maxsize=8)
@@ -148,10 +149,6 @@ def _cached_chain(steps_json: str) -> StageChain:
     return StageChain(json.loads(steps_json))
 
 
-def run_stateless_chain(batch: pa.Table, steps: list[dict], accountant) -> pa.Table:
+def run_stateless_chain(batch: pa.Table, steps: list[dict]) -> pa.Table:
     """Ray Data task UDF for passes without a model: one chain per worker process."""
-    specs = [{k: v for k, v in s.items() if k != "accountant"} for s in steps]
-    chain = _cached_chain(json.dumps(specs, sort_keys=True))
-    for task in chain.tasks:
-        task.accountant = accountant
-    return chain(batch)
+    return _cached_chain(json.dumps(steps, sort_keys=True))(batch)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-import ray
 from tables import make_table
 
+from prep.core.records import COUNTS_COLUMN
 from prep.core.stage import Stage, StageConfig, Verdict
-from prep.pipeline.accounting import Accountant, AccountingError, check_chain, check_stage, merge
+from prep.pipeline.accounting import (
+    AccountingError,
+    attach_counts,
+    check_chain,
+    check_stage,
+    finish,
+    merge,
+    summarise,
+)
 from prep.pipeline.stage_task import StageTask
 
 TEXTS = [
@@ -47,12 +56,11 @@ class _RenamesIds(Stage):
         return Verdict(batch.set_column(0, "id", ids), [None] * batch.num_rows)
 
 
-def _task(stage_cls, accountant, **config) -> StageTask:
+def _task(stage_cls, **config) -> StageTask:
     task = object.__new__(StageTask)
     task.name = task.key = stage_cls.name
     task.stage = stage_cls(_Config(**config))
     task.fields, task.decide = task.stage.output_fields, task.stage.process
-    task.accountant = accountant
     return task
 
 
@@ -62,41 +70,46 @@ def _batch(domain="web"):
     return make_table(rows)
 
 
-def test_wrapper_marks_drops_counts_and_passes_rejected_rows(ray_session):
-    acct = Accountant.remote()
-    out = _task(_DropsShortOnes, acct)(_batch())
+def test_wrapper_marks_drops_counts_and_passes_rejected_rows():
+    out, counts, metrics = _task(_DropsShortOnes)(_batch())
     assert out.num_rows == 4  # the row rejected earlier travels on
     by_id = {r["id"]: r for r in out.to_pylist()}
     assert by_id["s/f:1"]["_rule"] == "too_short" and by_id["s/f:1"]["_stage"] == "short"
     assert by_id["s/f:3"]["_stage"] is None and by_id["s/f:3"]["words"] == 11
     assert by_id["s/f:9"]["_stage"] == "read" and by_id["s/f:9"]["words"] is None
-    stats = ray.get(acct.snapshot.remote("short"))
+    stats = finish(counts, metrics)
     assert stats["in"]["docs"] == 3 and stats["kept"]["docs"] == 1 and stats["dropped"]["docs"] == 2
     assert stats["rules"]["too_short"]["docs"] == 2
     assert stats["in"]["bytes"] == sum(len(t.encode()) for t in TEXTS)
     check_stage("short", stats)
 
 
-def test_retried_batch_is_not_counted_twice(ray_session):
-    acct = Accountant.remote()
-    task = _task(_DropsShortOnes, acct)
-    task(_batch())
-    task(_batch())  # Ray re-executes a batch after a worker failure
-    assert ray.get(acct.snapshot.remote("short"))["in"]["docs"] == 3
+def test_counts_travel_with_the_rows_and_a_rewritten_batch_counts_once(ray_session, tmp_path):
+    """Each written batch carries its counts on its first row; a batch Ray writes again after a
+    failed attempt replaces its file, so the pass's summary counts it once, not twice."""
+    task = _task(_DropsShortOnes)
+    for name in ("part-0", "part-1", "part-0"):  # part-0 written twice: a retried write task
+        out, counts, metrics = task(_batch())
+        table = attach_counts(out, {"short": (counts, metrics)})
+        assert table.column(COUNTS_COLUMN).null_count == table.num_rows - 1
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    summary = summarise(tmp_path)
+    assert summary["rows"] == 8 and summary["rejected"] == {"short": 4, "read": 2}
+    stats = summary["steps"]["short"]
+    assert (stats["in"]["docs"], stats["kept"]["docs"], stats["dropped"]["docs"]) == (6, 2, 4)
 
 
-def test_domains_option_passes_other_domains_through(ray_session):
-    acct = Accountant.remote()
-    out = _task(_DropsShortOnes, acct, domains=["wiki"])(_batch("web"))
+def test_domains_option_passes_other_domains_through():
+    out, counts, metrics = _task(_DropsShortOnes, domains=["wiki"])(_batch("web"))
     assert out.column("_stage").null_count == 3
-    stats = ray.get(acct.snapshot.remote("short"))
+    stats = finish(counts, metrics)
     assert stats["kept"]["docs"] == 3 and stats["dropped"]["docs"] == 0
 
 
 @pytest.mark.parametrize("bad_stage", [_LosesARow, _RenamesIds])
-def test_a_stage_that_loses_or_invents_rows_fails_the_run(ray_session, bad_stage):
+def test_a_stage_that_loses_or_invents_rows_fails_the_run(bad_stage):
     with pytest.raises(AccountingError):
-        _task(bad_stage, Accountant.remote())(_batch())
+        _task(bad_stage)(_batch())
 
 
 def test_invariant_checks_catch_inconsistent_counts():

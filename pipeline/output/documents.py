@@ -9,13 +9,14 @@ from pathlib import Path
 import pyarrow as pa
 import ray
 
-from prep.core.records import STATUS_COLUMNS, live_mask
+from prep.core.records import COUNTS_COLUMN, STATUS_COLUMNS, live_mask
 
 
 def to_documents(batch: pa.Table) -> pa.Table:
     """Kept documents; their tokens are in the shards, not repeated here."""
     kept = batch.filter(live_mask(batch))
-    return kept.drop_columns([c for c in (*STATUS_COLUMNS, "tokens") if c in kept.column_names])
+    dropped = (*STATUS_COLUMNS, COUNTS_COLUMN, "tokens")
+    return kept.drop_columns([c for c in dropped if c in kept.column_names])
 
 
 def write_parquet_files(ds: ray.data.Dataset, dest: Path, prefix: str) -> None:

@@ -11,11 +11,12 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from prep import __version__
 from prep.core.files import write_json_atomic
+from prep.core.records import COUNTS_COLUMN
 from prep.pipeline.accounting import check_rows, combine_phases
 from prep.pipeline.config import Config
 from prep.pipeline.output.documents import write_documents
@@ -31,17 +32,9 @@ def _final_schema(data_dirs: list[Path], temporary: set[str]) -> pa.Schema:
     return pa.schema([f for f in schema if f.name not in temporary])
 
 
-def _count_rows(folder: Path) -> tuple[int, int]:
-    files = sorted(folder.glob("*.parquet"))
-    if not files:
-        return 0, 0
-    dataset = pads.dataset([str(f) for f in files], format="parquet")
-    docs = dataset.count_rows()
-    nbytes = 0
-    if "text" in dataset.schema.names:
-        for batch in dataset.to_batches(columns=["text"]):
-            nbytes += int(pc.sum(pc.binary_length(batch.column(0))).as_py() or 0)
-    return docs, nbytes
+def _parquet_rows(folder: Path) -> int:
+    """Rows of every Parquet file below `folder`, from the footers (never the data)."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(folder.rglob("*.parquet")))
 
 
 def _reset(folder: Path) -> None:
@@ -85,13 +78,14 @@ def write_outputs(
     _reset(rejected_dir)
     _reset(documents_dir)
     temporary = {c for spec in config.stages for c in stage_class(spec.name).temporary_columns}
+    temporary.add(COUNTS_COLUMN)
     schema = _final_schema(data_dirs, temporary)
     write_rejected(config, rejected_dir, data_dirs, passes, schema)
     write_documents(data_dirs[-1], documents_dir)
 
     stages = stage_stats(passes)
-    kept_docs, kept_bytes = _count_rows(documents_dir)
-    rejected_docs, _ = _count_rows(rejected_dir)
+    kept_docs, rejected_docs = _parquet_rows(documents_dir), _parquet_rows(rejected_dir)
+    kept_bytes = stages[-1]["kept"]["bytes"]  # the text of documents/, as the last stage counted it
     read_in = stages[0]["in"]["docs"]
     check_rows("documents read vs kept + rejected on disk", read_in, kept_docs + rejected_docs)
     check_rows("documents kept by the last stage vs documents/", stages[-1]["kept"]["docs"], kept_docs)
