@@ -186,6 +186,45 @@ def test_plan_arithmetic():
         targets({"a": 0.5, "b": 0.5}, {"a": 10, "b": 1000}, 100, 2.0, "error")
 
 
+def test_the_distributed_plan_chooses_what_the_arrays_choose(ray_session, tmp_path):
+    """plan_mix, from histograms and the documents near each cut, picks the same validation
+    cut, sampling threshold and token sums as the in-memory statement of the plan on every
+    document's hashes, for a one-document, a small and a large domain; with 4 bins, so that
+    thousands of documents share the bins of the cuts (the sample run covers 65,536 bins)."""
+    n_bins = 4
+    import ray
+
+    from prep.core.hashing import unit_hash
+    from prep.stages.mix import fit as mix_fit
+    from prep.stages.mix.plan import val_threshold
+
+    rng = np.random.default_rng(7)
+    sizes = {"solo": 1, "small": 9, "large": 6000}
+    rows = [(f"{d}/doc:{i}", d, int(rng.integers(1, 400))) for d, n in sizes.items() for i in range(n)]
+    table = pa.table(
+        {"id": [r[0] for r in rows], "domain": [r[1] for r in rows], "n_tokens": [r[2] for r in rows]}
+    )
+    ds = ray.data.from_arrow([table.slice(i, 700) for i in range(0, table.num_rows, 700)])
+    wants = {"solo": 0.0, "small": 1234.5, "large": 400_000.0}
+    state, report = mix_fit.plan_mix(ds, tmp_path, 3, 0.05, 1, lambda available: wants, n_bins)
+    for d in sizes:
+        ids = [r[0] for r in rows if r[1] == d]
+        tokens = np.array([r[2] for r in rows if r[1] == d])
+        u_val, u_mix = unit_hash(ids, "val:3"), unit_hash(ids, "mix:3")
+        t_val, k = val_threshold(u_val, 0.05, 1)
+        train = u_val >= t_val
+        available = int(tokens[train].sum())
+        epochs = wants[d] / available if available else 0.0
+        full = int(np.floor(epochs + 1e-12))
+        threshold, partial = partial_threshold(u_mix[train], tokens[train], (epochs - full) * available)
+        assert state[d]["val_threshold"] == t_val and state[d]["full"] == full
+        assert report[d]["val_docs"] == k and report[d]["available_tokens"] == available
+        assert report[d]["achieved_tokens"] == full * available + partial
+        # the same documents are drawn (the threshold may differ only between two hashes)
+        drawn = u_mix[train] < threshold
+        assert np.array_equal(drawn, u_mix[train] < state[d]["threshold"])
+
+
 def test_report_renders_in_headless_chromium(mix_run, tmp_path):
     browser = chromium()
     if browser is None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator
 
 from prep.core.hashing import unit_hash
 from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
 from prep.core.stage import Stage as BaseStage
-from prep.stages.mix.plan import DomainData, plan_domain, split_val, targets
+from prep.stages.mix.plan import targets
 
 
 class Config(StageConfig):
@@ -67,34 +66,37 @@ class Stage(BaseStage):
         return Verdict(batch, [None] * batch.num_rows)
 
     def fit(self, data, ctx: FitContext) -> FitResult:
-        seed = ctx.seed
-        per_domain = _collect(data, seed)
-        splits = {
-            d: split_val(x, self.config.val_fraction, self.config.val_min_docs) for d, x in per_domain.items()
-        }
-        available = {d: int(x.tokens[~splits[d][1]].sum()) for d, x in per_domain.items()}
-        weights = self.config.normalised_weights() or _natural(available)
-        unknown = sorted(set(weights) - set(per_domain))
-        total = self.config.target_tokens or sum(available.get(d, 0) for d in weights)
-        want, notes = targets(weights, available, total, self.config.max_epochs, self.config.policy)
-        state: dict[str, Any] = {"seed": seed, "domains": {}}
-        report: dict[str, dict] = {}
-        for d, x in sorted(per_domain.items()):
-            t_val, is_val = splits[d]
-            state["domains"][d], report[d] = plan_domain(x, is_val, t_val, want.get(d, 0.0))
-            report[d]["weight"] = round(weights.get(d, 0.0), 6)
+        from prep.stages.mix.fit import plan_mix  # Ray Data plumbing: only the driver needs it
+
+        cfg = self.config
+        chosen: dict[str, Any] = {}
+
+        def want_of(available: dict[str, int]) -> dict[str, float]:
+            weights = cfg.normalised_weights() or _natural(available)
+            total = cfg.target_tokens or sum(available.get(d, 0) for d in weights)
+            want, notes = targets(weights, available, total, cfg.max_epochs, cfg.policy)
+            unknown = sorted(set(weights) - set(available))
+            chosen.update(weights=weights, total=total, notes=notes, unknown=unknown)
+            return want
+
+        plan, report = plan_mix(data, ctx.work_dir, ctx.seed, cfg.val_fraction, cfg.val_min_docs, want_of)
+        if not chosen:  # no document reached the mix: nothing to weigh
+            want_of({})
+        for d, r in report.items():
+            r["weight"] = round(chosen["weights"].get(d, 0.0), 6)
         achieved = sum(r["achieved_tokens"] for r in report.values())
         for r in report.values():
             r["share"] = round(r["achieved_tokens"] / achieved, 6) if achieved else 0.0
         metrics = {
-            "target_tokens": int(total),
+            "target_tokens": int(chosen["total"]),
             "achieved_tokens": int(achieved),
-            "max_epochs": self.config.max_epochs,
-            "policy": self.config.policy,
+            "max_epochs": cfg.max_epochs,
+            "policy": cfg.policy,
             "domains": report,
-            "notes": notes + [f"{d}: weighted but no document of this domain reached mix" for d in unknown],
+            "notes": chosen["notes"]
+            + [f"{d}: weighted but no document of this domain reached mix" for d in chosen["unknown"]],
         }
-        return FitResult(state, metrics)
+        return FitResult({"seed": ctx.seed, "domains": plan}, metrics)
 
     def setup_apply(self, state: dict[str, Any], files: Path) -> None:
         self.state = state
@@ -128,20 +130,6 @@ class Stage(BaseStage):
         table = batch.append_column("split", pa.array(split, pa.string()))
         table = table.append_column("copies", pa.array(copies, pa.int32()))
         return Verdict(table, rules, reasons, _sample_metrics(domains, split, copies, batch))
-
-
-def _collect(data, seed: int) -> dict[str, DomainData]:
-    """Each document's hashes and tokens, per domain (12 bytes per document in memory)."""
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    for batch in data.iter_batches(batch_format="pyarrow"):
-        ids = batch.column("id").to_pylist()
-        u_val, u_mix = unit_hash(ids, f"val:{seed}"), unit_hash(ids, f"mix:{seed}")
-        tokens = batch.column("n_tokens").to_numpy(zero_copy_only=False).astype(np.int64)
-        domains = np.array(batch.column("domain").to_pylist(), dtype=object)
-        for d in set(domains):
-            m = domains == d
-            parts.setdefault(d, []).append((u_val[m], u_mix[m], tokens[m]))
-    return {d: DomainData(*(np.concatenate([p[k] for p in ps]) for k in range(3))) for d, ps in parts.items()}
 
 
 def _natural(available: dict[str, int]) -> dict[str, float]:

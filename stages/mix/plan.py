@@ -15,12 +15,16 @@ documents for every mixture of the same documents.
 - A target that needs more than `max_epochs` cannot be met: `error` stops the run with
   the table of targets; `renormalise` caps the domain at max_epochs and gives what is
   missing to the other domains in proportion to their weights.
+
+`val_threshold` and `partial_threshold` state the two choices on a domain's arrays; the fit
+(`fit.py`) makes exactly the same choices from histograms of the hashes and the few
+documents near each cut (`threshold_between`, `partial_in_bin`), so that no per-document
+list ever reaches the driver.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,22 +33,11 @@ class MixError(ValueError):
     """The mixture cannot be met with the data and the configured policy."""
 
 
-@dataclass
-class DomainData:
-    """What the fit knows about one domain: each document's validation hash, sampling hash
-    and tokens."""
-
-    u_val: np.ndarray
-    u_mix: np.ndarray
-    tokens: np.ndarray
-
-
 def val_threshold(u_val: np.ndarray, fraction: float, min_docs: int) -> tuple[float, int]:
     """A threshold below which exactly the validation documents' hashes fall."""
-    n = len(u_val)
-    if n < 2 or fraction <= 0:
+    k = val_count(len(u_val), fraction, min_docs)
+    if k == 0:
         return 0.0, 0
-    k = min(max(min_docs, round(fraction * n)), n - 1)
     ordered = np.sort(u_val)
     return float((ordered[k - 1] + ordered[k]) / 2), k
 
@@ -109,29 +102,42 @@ def _shortfall_message(want, available, caps, max_epochs) -> str:
     return "\n".join(lines)
 
 
-def split_val(data: DomainData, fraction: float, min_docs: int) -> tuple[float, np.ndarray]:
-    """The domain's validation threshold and which of its documents are validation."""
-    t_val, _ = val_threshold(data.u_val, fraction, min_docs)
-    return t_val, data.u_val < t_val
+def val_count(n: int, fraction: float, min_docs: int) -> int:
+    """How many of a domain's `n` documents are validation documents."""
+    if n < 2 or fraction <= 0:
+        return 0
+    return min(max(min_docs, round(fraction * n)), n - 1)
 
 
-def plan_domain(data: DomainData, is_val: np.ndarray, t_val: float, target: float) -> tuple[dict, dict]:
-    """The apply state and the report line of one domain (target in training tokens)."""
-    train_u, train_tok = data.u_mix[~is_val], data.tokens[~is_val]
-    available = int(train_tok.sum())
-    epochs = target / available if available else 0.0
-    full = math.floor(epochs + 1e-12)
-    threshold, partial = partial_threshold(train_u, train_tok, (epochs - full) * available)
+def threshold_between(values: np.ndarray, below: int, k: int) -> float:
+    """`val_threshold`'s cut from the values near it: `values` are every hash in the bins
+    holding the k-th and (k+1)-th smallest, `below` the count of hashes in lower bins."""
+    ordered = np.sort(values)
+    return float((ordered[k - 1 - below] + ordered[k - below]) / 2)
+
+
+def partial_in_bin(u_mix: np.ndarray, tokens: np.ndarray, before: int, want: float, upper: float):
+    """`partial_threshold` from the one bin where the running token sum crosses `want`:
+    `before` is the tokens of every document in lower bins, `u_mix`/`tokens` the documents of
+    this bin, `upper` the bin's upper edge (the threshold when the whole bin is taken)."""
+    order = np.argsort(u_mix, kind="stable")
+    sums = before + np.concatenate([[0], np.cumsum(tokens[order])])
+    j = int(np.argmin(np.abs(sums - want)))
+    threshold = float(u_mix[order[j]]) if j < len(order) else upper
+    return threshold, int(sums[j])
+
+
+def domain_report(counts: dict, target: float, full: int, partial: int) -> dict:
+    """The manifest's line for one domain, from its counts and what was drawn."""
+    available = counts["available_tokens"]
     achieved = full * available + partial
-    state = {"val_threshold": t_val, "full": full, "threshold": threshold}
-    report = {
-        "docs": len(data.tokens),
-        "val_docs": int(is_val.sum()),
-        "val_tokens": int(data.tokens[is_val].sum()),
-        "train_docs": int((~is_val).sum()),
+    return {
+        "docs": counts["docs"],
+        "val_docs": counts["val_docs"],
+        "val_tokens": counts["val_tokens"],
+        "train_docs": counts["docs"] - counts["val_docs"],
         "available_tokens": available,
         "target_tokens": round(target),
         "achieved_tokens": achieved,
         "epochs": round(achieved / available, 4) if available else 0.0,
     }
-    return state, report
