@@ -93,7 +93,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from prep.pipeline.verify import verify
 
-    problems, summary = verify(Path(args.out))
+    problems, summary = verify(Path(args.out), address=args.address)
     for problem in problems:
         err_console.print(f"prep verify: {problem}", markup=False, highlight=False)
     if problems:
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Re-read every shard of OUT: checksums, counts, end-of-text tokens, train/val disjoint.",
     )
     p.add_argument("out", help="the run's output directory (run.output)")
+    p.add_argument("--address", help="Ray cluster to check on: 'auto', 'host:6379' or 'ray://host:10001'")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(

@@ -31,6 +31,11 @@ READ_STAGE = "read"
 #: Internal bookkeeping columns (never written to shards).
 STATUS_COLUMNS = ("_stage", "_rule", "_reason")
 
+#: The pass output file a row was read from (its name without `.parquet`), for a global stage
+#: whose fit decides per file (`Stage.apply_reads_file`): added by the runner to what that fit
+#: and apply read.
+FILE_COLUMN = "_file"
+
 #: The column whose first row in each written batch holds that batch's counts (JSON; see
 #: pipeline/accounting.py). Never written to OUT/.
 COUNTS_COLUMN = "_counts"

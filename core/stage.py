@@ -94,6 +94,10 @@ class Stage:
     #: comes along; columns no earlier stage wrote are left out. A stage may set it per
     #: instance in `__init__` (say, `ppl` only when its keep policy needs it).
     fit_columns: tuple[str, ...] = ()
+    #: `apply` looks up what the fit decided by the pass output file each row comes from (the
+    #: `_file` column the runner then adds; `fit` sees it when `fit_columns` names it), so that
+    #: a worker loads the decisions of the file it reads, never all of them.
+    apply_reads_file: ClassVar[bool] = False
     #: Columns `apply` adds (besides those `process` added).
     apply_fields: ClassVar[tuple[pa.Field, ...]] = ()
     #: Stages whose output depends on `run.seed` (pseudonyms): the seed joins their checkpoint

@@ -57,13 +57,19 @@ class Pass:
         return [s.key for s in self.steps] or [READ_STAGE]
 
 
+#: The layout of what a pass stores (its columns, its manifest): part of every key, so that a
+#: checkpoint written in an older layout is recomputed, never misread. 2: counts in `_counts`,
+#: files listed in the manifest.
+FORMAT = 2
+
+
 def digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def plan_passes(read_fingerprint: dict, stages: list[StageSpec], seed: int = 0) -> list[Pass]:
     """The read pass, then passes of fused steps split after each global stage's `process`."""
-    read_key = digest({"prep": __version__, "pass": "read", "input": read_fingerprint})
+    read_key = digest({"prep": __version__, "format": FORMAT, "pass": "read", "input": read_fingerprint})
     passes = [Pass(0, READ_STAGE, read_key)]
     groups: list[tuple[StageSpec | None, list[Step]]] = [(None, [])]
     for spec in stages:

@@ -21,7 +21,7 @@ import pyarrow.dataset as pads
 import ray
 
 from prep import __version__
-from prep.core.records import COUNTS_COLUMN, READ_STAGE, live_mask
+from prep.core.records import COUNTS_COLUMN, FILE_COLUMN, READ_STAGE, live_mask
 from prep.core.stage import FitContext
 from prep.pipeline.accounting import (
     check_chain,
@@ -84,6 +84,22 @@ def _keep_live(batch: pa.Table) -> pa.Table:
     return live.drop_columns([COUNTS_COLUMN]) if COUNTS_COLUMN in live.column_names else live
 
 
+def with_file_names(batch: pa.Table) -> pa.Table:
+    """`_file`, the name (without `.parquet`) of the pass output file each row was read from, in
+    place of Ray's `path` column: what a fit's per-file decisions are keyed by."""
+    names = pc.replace_substring_regex(batch.column("path"), r"^.*/|\.parquet$", "")
+    return batch.drop_columns(["path"]).append_column(FILE_COLUMN, names)
+
+
+def _drop_file(batch: pa.Table) -> pa.Table:
+    return batch.drop_columns([FILE_COLUMN]) if FILE_COLUMN in batch.column_names else batch
+
+
+def _read_pass(data_dir: Path, with_file: bool) -> ray.data.Dataset:
+    ds = ray.data.read_parquet(str(data_dir), include_paths=with_file)
+    return ds.map_batches(with_file_names, batch_format="pyarrow") if with_file else ds
+
+
 def _run_read(config: Config, files: dict[str, list[InputFile]], out_dir: Path) -> None:
     items = [
         {"url": f.url, "relpath": f.relpath, "size": f.size, "mtime": f.mtime, "source_index": i}
@@ -133,7 +149,8 @@ def _run_steps(
     fit_dir: Path | None,
 ) -> dict[str, dict]:
     """Run the pass; returns the metrics of the steps' `prepare` by step key."""
-    ds = ray.data.read_parquet(str(input_dir)).map_batches(_keep_live, batch_format="pyarrow")
+    with_file = any(s.phase == "apply" and stage_class(s.spec.name).apply_reads_file for s in p.steps)
+    ds = _read_pass(input_dir, with_file).map_batches(_keep_live, batch_format="pyarrow")
     prepared = {step.key: _prepare(step) for step in p.steps}
     seed = config.run.seed
     steps = [_step_kwargs(step, fit, fit_dir, prepared[step.key][0], seed) for step in p.steps]
@@ -144,6 +161,8 @@ def _run_steps(
         ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": steps}, compute=pool, **common)
     else:
         ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": steps}, **common)
+    if with_file:
+        ds = ds.map_batches(_drop_file, batch_format="pyarrow")
     ds.write_parquet(str(out_dir))
     return {key: metrics for key, (_, metrics) in prepared.items() if metrics}
 
@@ -153,7 +172,9 @@ def _fit_input(spec: StageSpec, stage, data_dir: Path) -> ray.data.Dataset:
     present = set(pads.dataset(str(data_dir), format="parquet").schema.names)
     wanted = [*stage.fit_columns, "domain", "_stage"]
     columns = [c for c in dict.fromkeys(wanted) if c in present]
-    ds = ray.data.read_parquet(str(data_dir)).select_columns(columns)
+    with_file = FILE_COLUMN in stage.fit_columns
+    ds = _read_pass(data_dir, with_file) if with_file else ray.data.read_parquet(str(data_dir))
+    ds = ds.select_columns([*columns, FILE_COLUMN] if with_file else columns)
     domains = spec.config.domains
 
     def live_in_domains(batch: pa.Table) -> pa.Table:

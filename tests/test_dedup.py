@@ -10,7 +10,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 import pytest
 import ray
 from conftest import mix_config, write_config
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 
 from prep.core.stage import FitContext
 from prep.pipeline.config import load_config
-from prep.pipeline.runner import run
+from prep.pipeline.runner import run, with_file_names
 from prep.stages.dedup import Config, Stage, components
 from prep.stages.dedup.keep import decide
 from prep.stages.dedup.lsh import BAND_ROW_SCHEMA, STATS, bucket_pairs
@@ -73,7 +72,8 @@ def deduped(tmp_path_factory, sample_dir, ray_session):
 def _fit(data_dir: Path, work: Path, block: dict, cpus: int = 2, blocks: int | None = None) -> pa.Table:
     """Run the fit directly on a process-pass output; its decisions, sorted by id."""
     stage = Stage(Config.model_validate(block))
-    ds = ray.data.read_parquet(str(data_dir), override_num_blocks=blocks).select_columns(
+    ds = ray.data.read_parquet(str(data_dir), override_num_blocks=blocks, include_paths=True)
+    ds = ds.map_batches(with_file_names, batch_format="pyarrow").select_columns(
         [*stage.fit_columns, "domain", "_stage"]
     )
     ds = ds.map_batches(
@@ -84,8 +84,11 @@ def _fit(data_dir: Path, work: Path, block: dict, cpus: int = 2, blocks: int | N
 
 
 def _decisions(folder: Path) -> pa.Table:
-    table = pa.concat_tables([pq.read_table(f) for f in sorted(folder.glob("*.parquet"))])
-    return table.sort_by("id")
+    """Every decision row (stored per pass output file: `file=NAME/` folders), sorted by id."""
+    table = pads.dataset(str(folder), format="parquet", partitioning="hive").to_table()
+    return table.cast(
+        pa.schema([(f.name, pa.string() if f.name == "file" else f.type) for f in table.schema])
+    ).sort_by("id")
 
 
 # --------------------------------------------------------------------------- the sample
@@ -413,6 +416,7 @@ def test_keep_policies_and_ties():
         {
             "comp": [1, 1, 1, 1],
             "id": ["web/b.warc.gz:10", "web/b.warc.gz:9", "web/a.warc.gz:30", "wiki/x.jsonl:2"],
+            "file": ["part-1", "part-1", "part-0", "part-2"],
             "domain": ["web", "web", "web", "wiki"],
             "bytes": [100, 300, 300, 50],
             "ppl": [20.0, None, 15.0, 15.0],

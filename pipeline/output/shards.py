@@ -1,15 +1,26 @@
-"""OUT/shards/, OUT/tokenizer.json and the training part of OUT/manifest.json.
+"""OUT/shards/, OUT/tokenizer.json and the training part of OUT/manifest.json, written by Ray
+workers.
 
 Written from the output of the mix stage's pass: validation documents once, training
-documents as many times as the mix drew them (`copies`), each copy with its `epoch`.
-Training samples are put in a seeded order by a hash of (id, epoch) and a Ray Data sort,
-so documents are shuffled across shards the same way whatever the cluster; files are
-cut every `shard_tokens` tokens. The tokens written per domain are checked against what
-the mix planned, so a shard set never disagrees with its manifest.
+documents as many times as the mix drew them (`copies`), each copy with its `epoch`. Every
+sample gets an order key, a seeded hash of (id, epoch) (validation: of the id), which is
+uniform in [0, 1): cutting that range into P equal parts partitions the samples, and each
+part is one Ray Data group, sorted by the key and written to its own files (a new file every
+`shard_tokens` tokens) by the worker that holds it. P depends only on the data (one part per
+~256 MB of tokens), so the shards are the same on a laptop and on any cluster; with P = 1
+they are exactly a global sort cut every `shard_tokens` tokens.
+
+The driver only names things: it renames the parts' files to `train-NNNNN.arrow` in (part,
+file) order and assembles the manifest from the workers' per-file metadata (counts per
+domain, sha256, a histogram of document lengths), one row per file. The tokens written per
+domain are checked against what the mix planned, so a shard set never disagrees with its
+manifest. A sample's tokens cross the shuffle once per copy, which is what the shards hold.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 from pathlib import Path
 
@@ -21,60 +32,88 @@ import ray
 
 from prep.core.files import sha256_file
 from prep.core.hashing import unit_hash
+from prep.core.records import live_mask
 from prep.core.shards import META_FIELDS, ShardWriter
 from prep.pipeline.accounting import AccountingError
-from prep.pipeline.raysession import cluster_cpus
 
 #: Columns read from the pass output to build shards (the text stays behind).
 SHARD_INPUT = ("tokens", "split", "copies", *(f.name for f in META_FIELDS if f.name != "epoch"))
 
+#: Bytes of tokens per part: what one worker sorts and writes at once.
+PART_BYTES = 256 << 20
 
-def _expand(batch: pa.Table, seed: int) -> pa.Table:
-    """One row per training sample (a document drawn k times becomes k rows, epoch 0..k-1),
-    with the key that orders samples across shards."""
-    copies = batch.column("copies").to_numpy(zero_copy_only=False).astype(np.int64)
-    index = np.repeat(np.arange(batch.num_rows), copies)
-    epoch = (
-        np.concatenate([np.arange(c, dtype=np.int32) for c in copies])
-        if len(copies)
-        else np.zeros(0, np.int32)
+#: Document-length histogram edges (tokens, log-spaced) reported per domain for the report.
+LENGTH_EDGES = np.logspace(0, 6, 49)
+
+
+def parts_for(tokens: int, token_bytes: int) -> int:
+    """How many parts a split of `tokens` tokens is cut into (never fewer than one)."""
+    return max(1, math.ceil(tokens * token_bytes / PART_BYTES))
+
+
+def samples(batch: pa.Table, split: str, seed: int, parts: int) -> pa.Table:
+    """Ray Data UDF: the split's samples of a batch (a document drawn k times is k rows,
+    epoch 0..k-1), each with its order key and part."""
+    batch = batch.filter(pc.and_(live_mask(batch), pc.equal(batch.column("split"), split)))
+    batch = batch.drop_columns(["_stage", "split"])
+    if split == "train":
+        copies = batch.column("copies").to_numpy(zero_copy_only=False).astype(np.int64)
+        index = np.repeat(np.arange(batch.num_rows), copies)
+        epoch = (np.arange(len(index)) - np.repeat(np.cumsum(copies) - copies, copies)).astype(np.int32)
+        rows = batch.take(pa.array(index, pa.int64()))
+        keys = [f"{i}#{e}" for i, e in zip(rows.column("id").to_pylist(), epoch.tolist(), strict=True)]
+        order = unit_hash(keys, f"shuffle:{seed}")
+    else:
+        rows = batch
+        epoch = np.zeros(rows.num_rows, np.int32)
+        order = unit_hash(rows.column("id").to_pylist(), f"val:{seed}")
+    rows = rows.drop_columns(["copies"]).append_column("epoch", pa.array(epoch, pa.int32()))
+    part = np.minimum((order * parts).astype(np.int64), parts - 1)
+    rows = rows.append_column("_order", pa.array(order, pa.float64()))
+    return rows.append_column("_part", pa.array(part, pa.int64()))
+
+
+def write_part(group: pa.Table, folder: str, split: str, vocab: int, shard_tokens: int) -> pa.Table:
+    """Ray Data UDF over one part: sort it, write its files, return one metadata row per file."""
+    if group.num_rows == 0:
+        return pa.table({"meta": pa.array([], pa.string())})
+    part = int(group.column("_part")[0].as_py())
+    group = group.take(pc.sort_indices(group, sort_keys=[("_order", "ascending")]))
+    group = group.drop_columns(["_order", "_part"])
+    writer = ShardWriter(Path(folder), split, vocab, shard_tokens, prefix=f"{split}-part{part:05d}")
+    writer.write(group)
+    infos = writer.close()
+    lengths = pc.list_value_length(group.column("tokens")).to_numpy(zero_copy_only=False)
+    domains = group.column("domain").to_numpy(zero_copy_only=False)
+    rows, start = [], 0
+    for i, info in enumerate(infos):
+        end = start + info.docs
+        per: dict[str, list] = {}
+        for d in np.unique(domains[start:end]).tolist():
+            n = lengths[start:end][domains[start:end] == d]
+            hist = np.histogram(n, bins=LENGTH_EDGES)[0]
+            per[d] = [len(n), int(n.sum()), hist.tolist()]
+        rows.append(json.dumps({"part": part, "index": i, **info.to_dict(), "domains": per}))
+        start = end
+    return pa.table({"meta": pa.array(rows, pa.string())})
+
+
+def _write_split(source, out: Path, split: str, seed: int, vocab: int, shard_tokens: int, tokens: int):
+    """Write one split's files; returns their metadata in final file order."""
+    parts = parts_for(tokens, 2 if vocab <= 65535 else 4)
+    rows = source.map_batches(
+        samples, batch_format="pyarrow", fn_kwargs={"split": split, "seed": seed, "parts": parts}
     )
-    rows = batch.take(pa.array(index, pa.int64())).drop_columns(["copies", "split"])
-    rows = rows.append_column("epoch", pa.array(epoch, pa.int32()))
-    keys = [f"{doc_id}#{e}" for doc_id, e in zip(rows.column("id").to_pylist(), epoch.tolist(), strict=True)]
-    return rows.append_column("_order", pa.array(unit_hash(keys, f"shuffle:{seed}"), pa.float64()))
-
-
-def _live(batch: pa.Table, split: str) -> pa.Table:
-    mask = pc.and_(pc.is_null(batch.column("_stage")), pc.equal(batch.column("split"), split))
-    return batch.filter(mask).drop_columns(["_stage"])
-
-
-def _write_split(ds: ray.data.Dataset, writer: ShardWriter) -> dict[str, list[int]]:
-    """Write a sorted dataset through the writer; [docs, tokens] per domain as written."""
-    per_domain: dict[str, list[int]] = {}
-    for batch in ds.iter_batches(batch_format="pyarrow", batch_size=4096):
-        table = batch.drop_columns([c for c in ("_order",) if c in batch.column_names])
-        writer.write(table)
-        lengths = pc.list_value_length(table.column("tokens")).to_numpy(zero_copy_only=False)
-        for domain, n in zip(table.column("domain").to_pylist(), lengths, strict=True):
-            slot = per_domain.setdefault(domain, [0, 0])
-            slot[0] += 1
-            slot[1] += int(n)
-    return per_domain
-
-
-#: Bytes of pass output per sort partition.
-PARTITION_BYTES = 256 << 20
-
-
-def _boundaries(data_dir: Path) -> list[float]:
-    """Sort partitions cut at fixed points of the uniform `_order` key: no sampling pass, and
-    as many partitions as the data needs (Ray's default, 200 when it cannot count the input
-    blocks, cost ~5 s of task overhead per split on the sample)."""
-    size = sum(f.stat().st_size for f in data_dir.glob("*.parquet"))
-    n = max(cluster_cpus(), -(-size // PARTITION_BYTES))
-    return [i / n for i in range(1, n)]
+    metas = (
+        rows.groupby("_part", num_partitions=parts)
+        .map_groups(
+            write_part,
+            batch_format="pyarrow",
+            fn_kwargs={"folder": str(out), "split": split, "vocab": vocab, "shard_tokens": shard_tokens},
+        )
+        .take_all()
+    )
+    return sorted((json.loads(m["meta"]) for m in metas), key=lambda m: (m["part"], m["index"]))
 
 
 def write_shards(
@@ -87,23 +126,26 @@ def write_shards(
     source = ray.data.read_parquet(str(data_dir)).select_columns(columns)
     vocab = int(tokenizer["vocab_size"])
     shard_tokens = int(mix["shard_tokens"])
-
-    boundaries = _boundaries(data_dir)
-    train = source.map_batches(lambda b: _expand(_live(b, "train"), seed), batch_format="pyarrow")
-    train_writer = ShardWriter(out, "train", vocab, shard_tokens)
-    written = {"train": _write_split(train.sort("_order", boundaries=boundaries), train_writer)}
-
-    def val_order(b: pa.Table) -> pa.Table:
-        rows = _live(b, "val").drop_columns(["copies"])
-        rows = rows.append_column("epoch", pa.array(np.zeros(rows.num_rows, np.int32)))
-        return rows.append_column("_order", pa.array(unit_hash(rows.column("id").to_pylist(), f"val:{seed}")))
-
-    val_writer = ShardWriter(out, "val", vocab, shard_tokens)
-    written["val"] = _write_split(
-        source.map_batches(val_order, batch_format="pyarrow").sort("_order", boundaries=boundaries),
-        val_writer,
-    )
-    shards = [s.to_dict() for s in train_writer.close() + val_writer.close()]
+    val_tokens = sum(int(d.get("val_tokens", 0)) for d in mix["domains"].values())
+    written: dict[str, dict[str, list[int]]] = {}
+    lengths: dict[str, np.ndarray] = {}
+    shards = []
+    for split, tokens in (("train", int(mix["achieved_tokens"])), ("val", val_tokens)):
+        per_domain: dict[str, list[int]] = {}
+        files = _write_split(source, out, split, seed, vocab, shard_tokens, tokens)
+        if not files:  # an empty split still has one (empty) file, as before
+            files = [_empty_file(out, split, vocab, shard_tokens)]
+        for n, f in enumerate(files):
+            final = f"shards/{split}-{n:05d}.arrow"
+            (out / f["path"]).rename(out / final)
+            shards.append({"path": final, **{k: f[k] for k in ("split", "docs", "tokens", "sha256")}})
+            for d, (docs, toks, hist) in f.get("domains", {}).items():
+                slot = per_domain.setdefault(d, [0, 0])
+                slot[0] += docs
+                slot[1] += toks
+                if split == "train":
+                    lengths[d] = lengths.get(d, 0) + np.array(hist, dtype=np.int64)
+        written[split] = per_domain
     _check_against_plan(written, mix["domains"])
 
     shutil.copyfile(tokenizer_file, out / "tokenizer.json")
@@ -123,7 +165,17 @@ def write_shards(
             }
             for split, per in written.items()
         },
+        "length_histogram": {
+            "edges": LENGTH_EDGES.tolist(),
+            "train": {d: h.tolist() for d, h in sorted(lengths.items())},
+        },
     }
+
+
+def _empty_file(out: Path, split: str, vocab: int, shard_tokens: int) -> dict:
+    writer = ShardWriter(out, split, vocab, shard_tokens, prefix=f"{split}-empty")
+    info = writer.close()[0]
+    return {**info.to_dict(), "domains": {}}
 
 
 def _check_against_plan(written: dict[str, dict[str, list[int]]], plan: dict[str, dict]) -> None:

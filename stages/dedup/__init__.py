@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from prep.core.records import FILE_COLUMN
 from prep.core.stage import FitContext, FitResult, Verdict
 from prep.core.stage import Stage as BaseStage
 from prep.stages.dedup.config import Config
-from prep.stages.dedup.decisions import Decisions
+from prep.stages.dedup.decisions import DecisionsByFile
 from prep.stages.dedup.minhash import MinHasher
 from prep.stages.dedup.signing import BYTES, EXACT, FIELDS, SHINGLES, SIGNATURE, Signer
 
@@ -36,12 +37,13 @@ class Stage(BaseStage):
     output_fields = FIELDS
     apply_fields = (pa.field("dup_cluster", pa.string()), pa.field("dup_cluster_size", pa.int64()))
     temporary_columns = (EXACT, SIGNATURE, SHINGLES, BYTES)
+    apply_reads_file = True
 
     config: Config
 
     def __init__(self, config: Config):
         super().__init__(config)
-        columns = ["id", EXACT, SIGNATURE, SHINGLES, BYTES]
+        columns = ["id", FILE_COLUMN, EXACT, SIGNATURE, SHINGLES, BYTES]
         if config.keep == "lowest_ppl":
             columns.append("ppl")
         if config.fuzzy.enabled and config.fuzzy.verify:
@@ -78,11 +80,11 @@ class Stage(BaseStage):
 
     def setup_apply(self, state: dict[str, Any], files: Path) -> None:
         self.state = state
-        self.decisions = Decisions(files / state["decisions"])
+        self.decisions = DecisionsByFile(files / state["decisions"])
 
     def apply(self, batch: pa.Table) -> Verdict:
         ids = batch.column("id")
-        rows, found = self.decisions.rows(ids)
+        rows, found = self.decisions.rows(batch.column(FILE_COLUMN), ids)
         keep = rows.column("keep").to_pylist()
         match = rows.column("match").to_pylist()
         cluster = rows.column("cluster").to_pylist()

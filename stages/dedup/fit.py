@@ -14,7 +14,6 @@ so nothing grows with the corpus in the driver except on the in-memory path (few
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
 from pathlib import Path
@@ -23,11 +22,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import ray
 from ray.data.expressions import col, monotonically_increasing_id
 
+from prep.core.aggregate import sum_blocks
 from prep.core.stage import FitContext, FitResult
 from prep.stages.dedup import components
 from prep.stages.dedup.config import Config
@@ -35,13 +34,13 @@ from prep.stages.dedup.keep import DECISION_SCHEMA, decide, histogram
 from prep.stages.dedup.lsh import BASE_SCHEMA, STATS, band_rows, bucket_pairs, to_base
 from prep.stages.dedup.minhash import MinHasher
 from prep.stages.dedup.plan import check, make_plan
-from prep.stages.dedup.steps import Steps, parquet_files, parquet_rows, read, read_table, sort_shuffle, write
+from prep.stages.dedup.steps import Steps, parquet_rows, read, read_table, sort_shuffle, write
 from prep.stages.dedup.verify import score_pairs
 
 log = logging.getLogger("prep")
 
 DECISIONS = "decisions"
-MEMBER_COLUMNS = ["node", "id", "domain", "bytes", "ppl", "ex1", "ex2"]
+MEMBER_COLUMNS = ["node", "id", "file", "domain", "bytes", "ppl", "ex1", "ex2"]
 LARGEST = 10
 
 
@@ -129,8 +128,8 @@ class _Fit:
         docs = write(ds, tmp)
         signed = 0
         if docs:
-            shingles = pads.dataset(parquet_files(tmp), format="parquet").to_table(columns=["shingles"])
-            signed = int(pc.sum(pc.greater(shingles.column(0), 0)).as_py() or 0)
+            base = read(tmp, ["shingles"])
+            signed = sum_blocks(base, lambda b: int(pc.sum(pc.greater(b.column(0), 0)).as_py() or 0)) or 0
         return {"docs": docs, "signed": signed}
 
     def _pairs(self, tmp: Path) -> dict:
@@ -197,7 +196,6 @@ class _Fit:
             algorithm = "in_memory" if n_pairs <= cfg.in_memory_edges else "distributed"
         info: dict[str, Any] = {"algorithm": algorithm, "pairs": n_pairs}
         if n_pairs == 0:
-            pq.write_table(DECISION_SCHEMA.empty_table(), tmp / "part-0.parquet")
             return {"components": info, "rows": 0}
         if algorithm == "in_memory":
             table = read_table(pair_dir, ["src", "dst"])
@@ -206,14 +204,15 @@ class _Fit:
                 table.column("src").to_numpy(), table.column("dst").to_numpy()
             )
             decisions = self._decide_in_driver(nodes, labels)
-            pq.write_table(decisions, tmp / "part-0.parquet")
+            if decisions.num_rows:
+                pq.write_to_dataset(decisions, str(tmp), partition_cols=["file"])
             return {"components": info, "rows": decisions.num_rows}
         final, cc = components.distributed(pair_dir, self.steps, self.partitions, cfg.max_iterations)
         info.update(cc)
-        rows = write(self._decide_distributed(components.ray_labels(final)), tmp)
-        if rows == 0:
-            pq.write_table(DECISION_SCHEMA.empty_table(), tmp / "part-0.parquet")
-        return {"components": info, "rows": rows}
+        decisions = self._decide_distributed(components.ray_labels(final))
+        if decisions is not None:
+            decisions.write_parquet(str(tmp), partition_cols=["file"])
+        return {"components": info, "rows": _rows_below(tmp)}
 
     # ------------------------------------------------------------------ keep policy
 
@@ -250,39 +249,51 @@ class _Fit:
     # ------------------------------------------------------------------ metrics
 
     def _summary(self) -> dict:
-        """Cluster-size histogram, largest clusters (ids only) and would-be drops, from decisions."""
-        files = parquet_files(self.steps.path(DECISIONS))
-        sizes: list[np.ndarray] = []
-        largest: list[tuple[int, str]] = []
-        drops: dict[str, dict[str, int]] = {}
-        for batch in pads.dataset(files, format="parquet").to_batches(
-            columns=["cluster", "size", "keep", "match", "domain"]
-        ):
-            t = pa.Table.from_batches([batch])
-            kept = t.filter(t.column("keep"))
-            s = kept.column("size").to_numpy()
-            sizes.append(s)
-            for size, cluster in zip(s.tolist(), kept.column("cluster").to_pylist(), strict=True):
-                item = (size, cluster)
-                if len(largest) < LARGEST:
-                    heapq.heappush(largest, item)
-                elif item > largest[0]:
-                    heapq.heapreplace(largest, item)
-            dropped = t.filter(pc.invert(t.column("keep")))
-            for domain, match in zip(
-                dropped.column("domain").to_pylist(), dropped.column("match").to_pylist(), strict=True
-            ):
-                slot = drops.setdefault(domain, {"exact": 0, "near": 0})
-                slot[match] += 1
-        all_sizes = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
-        top = sorted(largest, key=lambda x: (-x[0], x[1]))
-        return {
-            "clusters": len(all_sizes),
-            "docs_in_clusters": int(all_sizes.sum()),
-            "cluster_sizes": histogram(all_sizes),
-            "largest_clusters": [{"cluster": c, "size": s} for s, c in top],
-            "duplicates": drops,
+        """Cluster-size histogram, largest clusters (ids only) and would-be drops, summed over the
+        decisions by Ray Data (one small dict per block reaches the driver's sum)."""
+        folder = self.steps.path(DECISIONS)
+        totals = None
+        if _rows_below(folder):
+            ds = ray.data.read_parquet(str(folder), file_extensions=["parquet"])
+            totals = sum_blocks(
+                ds.select_columns(["cluster", "size", "keep", "match", "domain"]), _cluster_summary
+            )
+        totals = totals or {
+            "clusters": 0,
+            "docs_in_clusters": 0,
+            "cluster_sizes": {},
+            "largest": [],
+            "duplicates": {},
         }
+        top = sorted(totals.pop("largest"), key=lambda x: (-x[0], x[1]))[:LARGEST]
+        return {**totals, "largest_clusters": [{"cluster": c, "size": s} for s, c in top]}
+
+
+def _rows_below(folder: Path) -> int:
+    """Rows of every Parquet file below `folder` (decisions are partitioned by file)."""
+    return sum(pq.read_metadata(f).num_rows for f in folder.rglob("*.parquet"))
+
+
+def _cluster_summary(t: pa.Table) -> dict:
+    """One block of decisions: cluster sizes (kept rows), its largest clusters, drops per domain."""
+    kept = t.filter(t.column("keep"))
+    sizes = kept.column("size").to_numpy()
+    top = np.argsort(-sizes, kind="stable")[:LARGEST]
+    clusters = kept.column("cluster").to_pylist()
+    dropped = t.filter(pc.invert(t.column("keep")))
+    drops: dict[str, dict[str, int]] = {}
+    for domain, match in zip(
+        dropped.column("domain").to_pylist(), dropped.column("match").to_pylist(), strict=True
+    ):
+        slot = drops.setdefault(domain, {"exact": 0, "near": 0})
+        slot[match] += 1
+    return {
+        "clusters": len(sizes),
+        "docs_in_clusters": int(sizes.sum()),
+        "cluster_sizes": histogram(sizes),
+        "largest": [(int(sizes[i]), clusters[i]) for i in top],
+        "duplicates": drops,
+    }
 
 
 # ---------------------------------------------------------------------- Ray Data UDFs
@@ -293,7 +304,7 @@ _MEMBER_SCHEMA = pa.schema(
         ("_part", pa.int64()),
         BASE_SCHEMA.field("node"),
         ("comp", pa.int64()),
-        *(BASE_SCHEMA.field(n) for n in ("id", "domain", "bytes", "ppl", "ex1", "ex2")),
+        *(BASE_SCHEMA.field(n) for n in ("id", "file", "domain", "bytes", "ppl", "ex1", "ex2")),
     ]
 )
 

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 DECISION_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
+        ("file", pa.string()),  # the pass output file of the document: decisions are stored per file
         ("domain", pa.string()),
         ("cluster", pa.string()),  # the kept document's id
         ("size", pa.int64()),
@@ -38,7 +39,7 @@ def id_order(ids: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
 
 
 def decide(members: pa.Table, policy: str, exact_enabled: bool) -> pa.Table:
-    """Decision rows for `members` (columns comp, id, domain, bytes, ppl, ex1, ex2), each
+    """Decision rows for `members` (columns comp, id, file, domain, bytes, ppl, ex1, ex2), each
     comp a whole cluster of two or more documents."""
     if members.num_rows == 0:
         return DECISION_SCHEMA.empty_table()
@@ -70,6 +71,7 @@ def decide(members: pa.Table, policy: str, exact_enabled: bool) -> pa.Table:
     return pa.Table.from_arrays(
         [
             ids_sorted,
+            m.column("file"),
             m.column("domain"),
             kept_id,
             pa.array(np.repeat(sizes, sizes), pa.int64()),

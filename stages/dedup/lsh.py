@@ -28,6 +28,7 @@ BASE_SCHEMA = pa.schema(
     [
         ("node", pa.int64()),
         ("id", pa.string()),
+        ("file", pa.string()),  # the pass output file the document is in (decisions are per file)
         ("domain", pa.string()),
         ("bytes", pa.int64()),
         ("ppl", pa.float64()),
@@ -88,9 +89,11 @@ def to_base(
         sets = pa.array([verifier.shingle_set(t or "").astype("<u8").tobytes() for t in texts], pa.binary())
     else:
         sets = pa.nulls(n, pa.binary())
+    file = batch.column("_file") if "_file" in batch.column_names else pa.nulls(n, pa.string())
     columns = [
         batch.column("_node"),
         batch.column("id"),
+        file,
         batch.column("domain"),
         batch.column(BYTES),
         ppl.cast(pa.float64()),
