@@ -1,4 +1,5 @@
-"""A two-node Ray cluster on this machine gives the same output as the local run."""
+"""A three-node Ray cluster on this machine gives the same output as the local run: the same
+shards and tokenizer, byte for byte, the same documents and rejections, the same stats."""
 
 from __future__ import annotations
 
@@ -38,28 +39,40 @@ def _first_file_per_source(data: dict) -> dict:
     return data
 
 
+#: Stats that describe the machine, not the data: timings and sizes of the work plan.
+VARYING = {"seconds", "memory_plan", "resumed", "pass", "reused", "build_seconds", "driver"}
+
+
+def _without_timings(obj):
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if k not in VARYING}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
 def _digest(out: Path) -> dict:
     """What a run produced, independent of file names and row order."""
     docs = pads.dataset(str(out / "documents"), format="parquet").to_table()
     rejected = pads.dataset(str(out / "rejected"), format="parquet").to_table()
     stats = json.loads((out / "stats.json").read_text())
-    # the decisions, not timings or memory plans (dedup's metrics hold both)
-    counts = [
-        {k: s[k] for k in ("name", "in", "kept", "dropped", "rules", "domains")} for s in stats["stages"]
-    ]
+    manifest = json.loads((out / "manifest.json").read_text())
     return {
+        "shards": [(s["path"], s["sha256"]) for s in manifest["shards"]],
+        "tokenizer": manifest["tokenizer"]["sha256"],
         "documents": sorted(
             (r["id"], hashlib.sha256(r["text"].encode()).hexdigest(), r["lang"])
             for r in docs.select(["id", "text", "lang"]).to_pylist()
         ),
         "rejected": sorted((r["id"], r["stage"], r["rule"]) for r in rejected.to_pylist()),
-        "stages": counts,
+        "stages": _without_timings(stats["stages"]),
     }
 
 
 @pytest.fixture
-def two_node_cluster(tmp_path):
-    """`ray start --head` plus a second `ray start --address` on this machine (loopback only)."""
+def three_node_cluster(tmp_path):
+    """`ray start --head` plus two `ray start --address` on this machine (loopback only), each
+    node with one CPU and its own raylet and object store."""
     ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
     temp_dir = f"/tmp/prep-rc-{os.getpid()}"  # short: Ray's socket paths have a length limit
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DISABLE_USAGE_STATS": "1"}
@@ -76,13 +89,14 @@ def two_node_cluster(tmp_path):
     ]
     try:
         subprocess.run(head + common, env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run(
-            [ray_bin, "start", f"--address=127.0.0.1:{port}", *common],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        for _ in range(2):
+            subprocess.run(
+                [ray_bin, "start", f"--address=127.0.0.1:{port}", *common],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         yield f"127.0.0.1:{port}", env
     finally:
         # `ray stop` would also stop the test session's own Ray: end only this cluster's processes.
@@ -92,8 +106,10 @@ def two_node_cluster(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_two_node_cluster_matches_local_run(tmp_path, sample_dir, default_lm, ray_session, two_node_cluster):
-    address, env = two_node_cluster
+def test_three_node_cluster_matches_local_run(
+    tmp_path, sample_dir, default_lm, ray_session, three_node_cluster
+):
+    address, env = three_node_cluster
     local_cfg = write_config(tmp_path / "local.yaml", _first_file_per_source(mix_config(tmp_path / "local")))
     run(load_config(local_cfg))
 
@@ -114,8 +130,10 @@ def test_two_node_cluster_matches_local_run(tmp_path, sample_dir, default_lm, ra
         text=True,
         timeout=120,
     )
-    assert nodes.stdout.strip().splitlines()[-1] == "2"
+    assert nodes.stdout.strip().splitlines()[-1] == "3"
     local, cluster = _digest(tmp_path / "local" / "out"), _digest(tmp_path / "cluster" / "out")
+    assert cluster["shards"] == local["shards"] and local["shards"]
+    assert cluster["tokenizer"] == local["tokenizer"]
     assert cluster["documents"] == local["documents"]
     assert cluster["rejected"] == local["rejected"]
     assert cluster["stages"] == local["stages"]
