@@ -63,12 +63,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     ensure_sample(args.config)
     config = load_config(args.config)
     from prep.core.files import read_json
-    from prep.pipeline.report import write_report
 
     result = run(config, fresh=args.fresh, address=args.address, output=args.output)
     print_summary(result.stats, manifest=read_json(result.output / "manifest.json"))
-    report = write_report(result.output)
-    print(f"output: {result.output} (report: {report})")
+    print(f"output: {result.output} (report: {result.output / 'report.html'})")
     return EXIT_OK
 
 
@@ -255,9 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("prep: interrupted; completed passes are kept and a re-run resumes from them")
         return EXIT_FAILURE
     except Exception as exc:
+        from prep.pipeline.failures import describe, find_failure
+
         if verbose:
             err_console.print_exception()
-        err_console.print(f"prep: run failed: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        failure = find_failure(exc)
+        told = str(failure) if failure is not None else describe(exc)
+        hint = "" if verbose else " (--verbose shows the traceback)"
+        err_console.print(f"prep: run failed: {told}{hint}", markup=False, highlight=False)
         return EXIT_FAILURE
 
 

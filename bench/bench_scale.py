@@ -43,7 +43,8 @@ def config_for(corpus: Path, out: Path, n_docs: int) -> Path:
     """configs/mix.yaml with the corpus as its sources and a budget that grows with N."""
     cfg = yaml.safe_load((REPO / "configs" / "mix.yaml").read_text())
     cfg["sources"] = [
-        {"name": d, "domain": d, "format": "jsonl", "paths": [str(corpus / d / "*.jsonl.zst")]} for d in SHARES
+        {"name": d, "domain": d, "format": "jsonl", "paths": [str(corpus / d / "*.jsonl.zst")]}
+        for d in SHARES
     ]
     for entry in cfg["stages"]:
         for spec in entry.get("quality", {}).get("perplexity", {}).values():
@@ -79,10 +80,10 @@ class Watch(threading.Thread):
                 pass
             for p in psutil.process_iter(["cmdline", "memory_info"]):
                 cmd = p.info["cmdline"] or []
-                if cmd and cmd[0].startswith("ray::") and p.info["memory_info"] is not None:
-                    if p.info["memory_info"].rss > self.worker_peak:
-                        self.worker_peak = p.info["memory_info"].rss
-                        self.worker_name = cmd[0]
+                mem = p.info["memory_info"]
+                if cmd and cmd[0].startswith("ray::") and mem is not None and mem.rss > self.worker_peak:
+                    self.worker_peak = mem.rss
+                    self.worker_name = cmd[0]
             time.sleep(0.5)
 
 
@@ -102,7 +103,14 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
     address = f"127.0.0.1:{PORT}"
     subprocess.run(["ray", "stop", "--force"], capture_output=True)
     subprocess.run(
-        ["ray", "start", "--head", f"--port={PORT}", f"--num-cpus={os.cpu_count()}", "--include-dashboard=false"],
+        [
+            "ray",
+            "start",
+            "--head",
+            f"--port={PORT}",
+            f"--num-cpus={os.cpu_count()}",
+            "--include-dashboard=false",
+        ],
         check=True,
         capture_output=True,
     )
@@ -125,10 +133,6 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
     if rc != 0:
         raise SystemExit(f"prep run failed for N={n_docs}: see {out / 'prep.log'}")
     stats = json.loads((out / "out" / "stats.json").read_text())
-    passes: dict[str, dict] = {}
-    for stage in stats["stages"]:
-        for name, d in stage.get("driver", {}).items():
-            passes[name] = d
     return {
         "docs": n_docs,
         "bytes": stats["stages"][0]["in"]["bytes"],
@@ -142,7 +146,7 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
             s["name"]: {"seconds": s["seconds"], "in": s["in"]["docs"], "kept": s["kept"]["docs"]}
             for s in stats["stages"]
         },
-        "passes": passes,
+        "driver": stats["driver"],  # per pass and for the outputs, from the driver's own rusage
     }
 
 

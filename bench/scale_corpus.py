@@ -3,8 +3,9 @@
 The text is the bundled sample's (real web pages, Wikipedia, books, the Python standard
 library, technical notes: see docs/sample.md), cut into sentences and source-code chunks and
 recombined, per domain, into short documents: 3 to 8 neighbouring sentences in a drawn order
-for prose (~600 bytes; one source, so one language), 8 to 30 consecutive lines for code. Every document is a seeded draw, so a corpus of N documents is the same on
-every machine; 2% of documents are exact copies of an earlier one and 1% near copies (one
+for prose (~600 bytes; one source, so one language), 8 to 30 consecutive lines for code.
+Every document is a seeded draw, so a corpus of N documents is the same on every machine;
+2% of documents are exact copies of an earlier one and 1% near copies (one
 sentence changed), so dedup has clusters to find at every N. Files are JSONL, zstd
 compressed, 100,000 documents each, under `ROOT/N/{domain}/`.
 

@@ -40,3 +40,16 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_stamp(path: str | os.PathLike | None) -> dict | None:
+    """Size and modification time of a file a stage reads (a model, a tokenizer), for its
+    checkpoint key: a model replaced in place is not mistaken for the one a pass was computed
+    with. Cheap at any size (hashing a 4 GB KenLM binary would take ~10 s per run)."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:  # missing: check_files reports it; the key just matches no good file
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}

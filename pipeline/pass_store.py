@@ -71,6 +71,10 @@ class PassStore:
         if on_disk:
             raise AccountingError(f"checkpoint of pass {p.label}: unexpected files {sorted(on_disk)}")
 
+    def discard(self, p: Pass) -> None:
+        """Remove a committed pass (one that failed verification), so that it is computed again."""
+        shutil.rmtree(self.dir(p), ignore_errors=True)
+
     def fit_dir(self, p: Pass) -> Path:
         assert p.fit is not None and p.fit_key is not None
         return self.fits / f"{p.fit.name}-{p.fit_key[:16]}"
@@ -111,8 +115,11 @@ def _load_manifest(folder: Path, key: str | None) -> dict | None:
     path = folder / "manifest.json"
     if not path.is_file():
         return None
-    manifest = read_json(path)
-    return manifest if manifest.get("key") == key else None
+    try:
+        manifest = read_json(path)
+    except ValueError:  # a manifest cut short by a crash of the file system, not by prep
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("key") == key else None
 
 
 def _temporary(root: Path, label: str) -> Path:

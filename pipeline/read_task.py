@@ -13,6 +13,7 @@ import pyarrow as pa
 from prep.core.records import READ_STAGE
 from prep.pipeline.accounting import attach_counts, count_batch
 from prep.pipeline.config import SourceConfig
+from prep.pipeline.failures import StepFailed
 from prep.pipeline.sources import InputFile
 
 
@@ -25,6 +26,9 @@ def read_files(tasks: pa.Table, sources: list[dict], batch_rows: int) -> Iterato
     for row in tasks.to_pylist():
         file = InputFile(url=row["url"], relpath=row["relpath"], size=row["size"], mtime=row["mtime"])
         source = configs[row["source_index"]]
-        for table in read_file(file, source, batch_rows=batch_rows):
-            counts = count_batch(table, table, table.column("_rule").to_pylist())
-            yield attach_counts(table, {READ_STAGE: (counts, {})})
+        try:
+            for table in read_file(file, source, batch_rows=batch_rows):
+                counts = count_batch(table, table, table.column("_rule").to_pylist())
+                yield attach_counts(table, {READ_STAGE: (counts, {})})
+        except Exception as exc:  # what the readers do not turn into rejections is a bug
+            raise StepFailed.of(READ_STAGE, f"file {file.relpath} of source {source.name}", exc) from exc

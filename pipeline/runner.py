@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +20,11 @@ import pyarrow.dataset as pads
 import ray
 
 from prep import __version__
+from prep.core.files import write_json_atomic
 from prep.core.records import COUNTS_COLUMN, FILE_COLUMN, READ_STAGE, live_mask
 from prep.core.stage import FitContext
 from prep.pipeline.accounting import (
+    AccountingError,
     check_chain,
     check_rows,
     check_stage,
@@ -31,13 +32,16 @@ from prep.pipeline.accounting import (
     summarise,
 )
 from prep.pipeline.config import Config, StageSpec
+from prep.pipeline.driver_usage import DriverUsage
 from prep.pipeline.output.cache import OutputCache, link_tree
 from prep.pipeline.output.manifest import write_outputs
 from prep.pipeline.output.shards import write_shards
+from prep.pipeline.output.swap import staged_output
 from prep.pipeline.pass_store import PassStore
 from prep.pipeline.passes import Pass, Step, digest, plan_passes
 from prep.pipeline.raysession import cluster_cpus, ray_session, resolve_address
 from prep.pipeline.read_task import read_files
+from prep.pipeline.report import write_report
 from prep.pipeline.sources import InputFile, fingerprint_files, list_input_files
 from prep.pipeline.stage_task import StageChain, run_stateless_chain
 from prep.stages import stage_class
@@ -54,6 +58,7 @@ class PassResult:
     seconds: float
     stages: dict[str, dict]  # step key -> stats, in pass order
     steps: list[tuple[str, str]] = field(default_factory=list)  # (step key, stage name)
+    driver: dict = field(default_factory=dict)  # the driver's CPU seconds and peak RSS in this pass
 
     @property
     def last_step(self) -> str:
@@ -276,8 +281,7 @@ def _write_training_output(
         data = store.data_dir(passes[-1])
         return write_shards(tmp, data, tok["state"], tok_dir / tok["state"]["file"], plan, config.run.seed)
 
-    built, written = OutputCache(config.run.work_dir).build(name, build)
-    shutil.rmtree(out / "shards", ignore_errors=True)
+    built, written = OutputCache(config.run.work_dir).build(name, build, fresh=fresh)
     link_tree(built, out)
     written["tokenizer"]["provenance"] = tok["metrics"].get("tokenizer", {})
     written["mix"] = mix["metrics"]
@@ -294,30 +298,72 @@ def run(
     files = _list_sources(config)
     passes = plan_passes(_read_fingerprint(config, files), config.stages, config.run.seed)
     result = RunResult(output=out_dir)
-    started = time.time()
+    started, u_start = time.time(), DriverUsage.now()
     with ray_session(resolve_address(address, config.model.ray.address), config.model.ray.num_cpus):
         for p in passes:
-            t0 = time.time()
+            t0, u0 = time.time(), DriverUsage.now()
             manifest = None if fresh else store.load(p)
             reused = manifest is not None
             where = f"pass {p.index + 1}/{len(passes)} {p.label}"
             before = result.passes[-1] if result.passes else None
+            if manifest is not None and not _checkpoint_holds(p, manifest, store, before, where):
+                manifest, reused = None, False
             if manifest is not None:
                 log.info("%s: reusing checkpoint %s", where, store.dir(p))
-                store.check_files(p, manifest)
-                _verify_pass(p, manifest["stages"], manifest["summary"], before)
             else:
                 log.info("%s: computing", where)
                 manifest = _compute_pass(p, passes, store, config, files, fresh, before)
             seconds = round(time.time() - t0, 3)
             steps = [(s.key, s.spec.name) for s in p.steps] or [(READ_STAGE, READ_STAGE)]
             result.passes.append(
-                PassResult(p.label, p.key, str(store.dir(p)), reused, seconds, manifest["stages"], steps)
+                PassResult(
+                    p.label,
+                    p.key,
+                    str(store.dir(p)),
+                    reused,
+                    seconds,
+                    manifest["stages"],
+                    steps,
+                    DriverUsage.now().since(u0),
+                )
             )
-        training = (
-            _write_training_output(config, passes, store, out_dir, fresh) if config.writes_shards else None
-        )
-        data_dirs = [store.data_dir(p) for p in passes]
-        result.stats = write_outputs(config, out_dir, data_dirs, result.passes, training)
+        with staged_output(out_dir) as staging:
+            u0 = DriverUsage.now()
+            training = (
+                _write_training_output(config, passes, store, staging, fresh)
+                if config.writes_shards
+                else None
+            )
+            data_dirs = [store.data_dir(p) for p in passes]
+            result.stats = write_outputs(config, staging, data_dirs, result.passes, training, fresh=fresh)
+            now = DriverUsage.now()
+            result.stats["driver"] = {
+                "passes": {p.label: p.driver for p in result.passes},
+                "outputs": now.since(u0),
+                "total": now.since(u_start),
+            }
+            write_json_atomic(staging / "stats.json", result.stats)
+            write_report(staging)
     log.info("run finished in %.1f s (prep %s)", time.time() - started, __version__)
     return result
+
+
+def _checkpoint_holds(
+    p: Pass, manifest: dict, store: PassStore, before: PassResult | None, where: str
+) -> bool:
+    """Whether a committed pass still holds what it was committed with; one that does not
+    (a file lost or rewritten, counts that no longer chain) is discarded, with a message, and
+    computed again."""
+    try:
+        store.check_files(p, manifest)
+        _verify_pass(p, manifest["stages"], manifest["summary"], before)
+    except (AccountingError, OSError, pa.ArrowInvalid, KeyError) as exc:
+        log.warning(
+            "%s: checkpoint %s fails verification (%s); discarding it and computing the pass again",
+            where,
+            store.dir(p),
+            exc,
+        )
+        store.discard(p)
+        return False
+    return True

@@ -17,6 +17,7 @@ import ray
 from prep.core.records import conform, live_mask
 from prep.core.stage import Stage, Verdict
 from prep.pipeline.accounting import AccountingError, attach_counts, count_batch, merge
+from prep.pipeline.failures import StepFailed
 from prep.stages import stage_class, stage_config_model
 
 
@@ -111,7 +112,7 @@ class StageTask:
         todo, skipped = live.filter(applies), live.filter(pc.invert(applies))
         parts = []
         if todo.num_rows:
-            verdict = self.decide(todo)
+            verdict = self._decide(todo)
             _check_verdict(self.key, todo, verdict)
             parts.append(_mark_drops(verdict, self.name))
             counts = count_batch(todo, parts[0], verdict.rules)
@@ -124,6 +125,21 @@ class StageTask:
         if rejected_before.num_rows:
             parts.append(rejected_before)
         return _conform(parts, schema), counts, metrics
+
+    def _decide(self, todo: pa.Table) -> Verdict:
+        """The stage's verdict; if it raises, the document it raised on is found (one row at a
+        time, only then) and named in a `StepFailed`."""
+        try:
+            return self.decide(todo)
+        except Exception as exc:
+            culprit = "a batch"
+            for i in range(todo.num_rows):
+                try:
+                    self.decide(todo.slice(i, 1))
+                except Exception:
+                    culprit = f"document {todo.column('id')[i].as_py()}"
+                    break
+            raise StepFailed.of(self.name, culprit, exc, todo.column("text").to_pylist()) from exc
 
 
 class StageChain:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from prep.core.files import file_stamp
 from prep.core.stage import Stage as BaseStage
 from prep.core.stage import StageConfig, Verdict
 
@@ -53,6 +54,10 @@ class Config(StageConfig):
 
     def resolved_model(self) -> Path | None:
         return Path(self.model) if self.model else default_model_path()
+
+    def fingerprint(self, phase: str = "all") -> dict:
+        """The config plus the stamp of the model file it resolves to."""
+        return {**super().fingerprint(phase), "model_file": file_stamp(self.resolved_model())}
 
     def check_files(self) -> list[str]:
         path = self.resolved_model()

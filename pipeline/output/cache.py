@@ -50,9 +50,10 @@ class OutputCache:
         write_json_atomic(dest / DONE, info or {})
         return dest
 
-    def build(self, name: str, build: Callable[[Path], dict]) -> tuple[Path, dict]:
-        """The folder `name`, built by `build(tmp)` (which returns what to remember) if missing."""
-        info = self.done(name)
+    def build(self, name: str, build: Callable[[Path], dict], fresh: bool = False) -> tuple[Path, dict]:
+        """The folder `name`, built by `build(tmp)` (which returns what to remember) if missing
+        or if `fresh` asks for it again."""
+        info = None if fresh else self.done(name)
         if info is None:
             tmp = self.tmp()
             try:

@@ -69,7 +69,12 @@ def stage_stats(passes: list) -> list[dict]:
 
 
 def write_outputs(
-    config: Config, out_dir: Path, data_dirs: list[Path], passes: list, training: dict | None = None
+    config: Config,
+    out_dir: Path,
+    data_dirs: list[Path],
+    passes: list,
+    training: dict | None = None,
+    fresh: bool = False,
 ) -> dict:
     """Write rejected/ and documents/ from the pass outputs, then stats.json and manifest.json
     (with the shards, tokenizer and mixture when the run wrote shards)."""
@@ -80,7 +85,7 @@ def write_outputs(
     temporary = {c for spec in config.stages for c in stage_class(spec.name).temporary_columns}
     temporary.add(COUNTS_COLUMN)
     schema = _final_schema(data_dirs, temporary)
-    write_rejected(config, rejected_dir, data_dirs, passes, schema)
+    write_rejected(config, rejected_dir, data_dirs, passes, schema, fresh)
     write_documents(data_dirs[-1], documents_dir)
 
     stages = stage_stats(passes)

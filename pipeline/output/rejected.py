@@ -59,7 +59,7 @@ def _tag(batch: pa.Table, part: str) -> pa.Table:
 
 
 def write_rejected(
-    config: Config, dest: Path, data_dirs: list[Path], passes: list, schema: pa.Schema
+    config: Config, dest: Path, data_dirs: list[Path], passes: list, schema: pa.Schema, fresh: bool = False
 ) -> None:
     """rejected/: each pass's rejected rows, scrubbed, from the output cache when a run before
     built them from the same pass with the same scrubbers. What is missing is built in one Ray
@@ -69,7 +69,7 @@ def write_rejected(
     scrub = [(u.__qualname__, k["fn_constructor_kwargs"]) for u, k in scrubbers]
     how = {"prep": __version__, "schema": schema.to_string(), "scrub": scrub}
     names = [f"rejected-{digest({**how, 'pass': p.key})[:24]}" for p in passes]
-    todo = [(n, d) for n, d in zip(names, data_dirs, strict=True) if cache.done(n) is None]
+    todo = [(n, d) for n, d in zip(names, data_dirs, strict=True) if fresh or cache.done(n) is None]
     if todo:
         parts = [
             ray.data.read_parquet(str(d))

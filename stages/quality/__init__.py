@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from prep.core.files import file_stamp
 from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
 from prep.core.stage import Stage as BaseStage
 from prep.stages.quality.buckets import BucketConfig, assign, fit_cutoffs, histogram
@@ -35,6 +36,14 @@ class Config(StageConfig):
     buckets: BucketConfig = BucketConfig()
     #: language assumed for documents without a `lang` (no langid stage before this one)
     default_lang: str = "en"
+
+    def fingerprint(self, phase: str = "all") -> dict:
+        """The config plus the stamps of the model files it names."""
+        out = super().fingerprint(phase)
+        out["model_files"] = {
+            lang: [file_stamp(f) for f in spec.files()] for lang, spec in sorted(self.perplexity.items())
+        }
+        return out
 
     def check_files(self) -> list[str]:
         return [f"perplexity.{lang}.{p}" for lang, spec in self.perplexity.items() for p in spec.check()]

@@ -121,6 +121,16 @@ class LMSpec(BaseModel):
         meta = json.loads((folder / LM_META).read_text(encoding="utf-8"))
         return folder / meta["model"], folder / meta["tokenizer"], meta.get("normalise", "ccnet")
 
+    def files(self) -> list[Path]:
+        """Every file the model is read from (lm.json too: it names the others)."""
+        if self.dir is None:
+            return [Path(self.model or ""), Path(self.tokenizer or "")]
+        try:
+            model, tokenizer, _ = self.resolve()
+        except (OSError, ValueError, KeyError):  # check() reports it
+            return [Path(self.dir) / LM_META]
+        return [Path(self.dir) / LM_META, model, tokenizer]
+
     def check(self) -> list[str]:
         """Problems a run would hit, found at config validation instead of mid-run."""
         if self.dir is not None:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from prep.core.files import file_stamp
 from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
 from prep.core.stage import Stage as BaseStage
 from prep.stages.tokenize.train import EOT, sample_texts, train_bpe
@@ -52,6 +53,10 @@ class Config(StageConfig):
         if (self.path is None) == (self.train is None):
             raise ValueError("give either path: (a tokenizer.json) or train: {vocab_size: ...}")
         return self
+
+    def fingerprint(self, phase: str = "all") -> dict:
+        """The config plus the stamp of the tokenizer file it names."""
+        return {**super().fingerprint(phase), "path_file": file_stamp(self.path)}
 
     def check_files(self) -> list[str]:
         if self.path is None:
