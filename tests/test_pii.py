@@ -354,6 +354,42 @@ def test_scrub_rejected_rewrites_only_rows_the_stage_never_saw():
     assert out.schema == table.schema
 
 
+URLS = [
+    "https://alice:hunter2secret@intranet.acme-corp.io/wiki/Page",
+    "https://shop.acme-corp.io/confirm?email=carol.jones%40gmail.com&order=5",
+    "https://shop.acme-corp.io/confirm?email=carol.jones@gmail.com",
+    "https://en.wikipedia.org/wiki/Harbour",
+    None,
+]
+
+
+def test_urls_are_scrubbed_like_the_text_in_kept_documents():
+    stage = _stage()
+    batch = pa.table(
+        {
+            "id": list("abcde"),
+            "text": ["A page about harbours."] * 5,
+            "source": ["t"] * 5,
+            "domain": ["web"] * 5,
+            "url": URLS,
+        }
+    )
+    verdict = stage.process(batch)
+    urls = verdict.table.column("url").to_pylist()
+    assert not any("hunter2" in u or "carol.jones" in u for u in urls if u)
+    assert urls[3:] == URLS[3:]  # a URL with nothing private is left as it is
+    assert verdict.metrics["columns_changed"] == {"url": 3}
+
+
+def test_scrub_rejected_scrubs_the_url_of_rows_the_stage_never_saw():
+    table = pa.table(
+        {"id": ["a", "b"], "stage": ["read", "mix"], "text": ["x", "y"], "url": [URLS[0], URLS[2]]}
+    )
+    out = ScrubRejected(PII_BLOCK, ["read"])(table)
+    assert "hunter2" not in out.column("url")[0].as_py()
+    assert out.column("url")[1].as_py() == URLS[2]  # seen by the stage while kept: already scrubbed
+
+
 @pytest.mark.parametrize(
     ("block", "expected"),
     [

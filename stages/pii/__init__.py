@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from prep.core.stage import Stage as BaseStage
 from prep.core.stage import Verdict
+from prep.stages.pii.columns import scrub_columns
 from prep.stages.pii.config import Config
 from prep.stages.pii.engine import Scrubber, withheld
 from prep.stages.pii.rejected import ScrubRejected
@@ -78,6 +79,8 @@ class Stage(BaseStage):
         table = batch.set_column(
             batch.schema.get_field_index("text"), "text", pa.array(new_texts, text_type)
         ).append_column("pii_counts", pa.array(counts, PII_COUNTS))
+        table, changed = scrub_columns(self.scrubber, table)
+        metrics.columns.update(changed)
         scanned = Counter(self.scrubber.scanner.counters)
         scanned.subtract(before)
         metrics.scan.update(scanned)
@@ -94,6 +97,7 @@ class _Metrics:
         self.allowed: dict[str, Counter] = {}
         self.docs_with_pii: Counter = Counter()
         self.scan: Counter = Counter()
+        self.columns: Counter = Counter()  # values changed in the url (and metadata) columns
 
     def add(self, domain: str, found: Counter, allowed: Counter) -> None:
         self.found.setdefault(domain, Counter()).update(found)
@@ -108,4 +112,5 @@ class _Metrics:
             "allowed": {d: dict(c) for d, c in self.allowed.items()},
             "docs_with_pii": dict(self.docs_with_pii),
             "scanned": {k: int(v) for k, v in self.scan.items()},
+            "columns_changed": dict(self.columns),
         }

@@ -3,8 +3,9 @@
 A document langid or quality drops keeps its raw text in `rejected/`: in a run of
 configs/mix.yaml with the PII stage last, 14 of the sample's 185 planted pattern values
 (IBANs, phone numbers, e-mails) were in such rows.
-The runner maps this UDF over `rejected/` when the config has a `pii` stage: the text of
-rows rejected by `read` or by a stage listed before `pii` is scrubbed the same way the
+The runner maps this UDF over `rejected/` when the config has a `pii` stage: the text (and
+the URL: stages/pii/columns.py) of rows rejected by `read` or by a stage listed before `pii`
+is scrubbed the same way the
 stage scrubs kept documents (same recognizers, allow-list, placeholders or pseudonyms).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prep.stages.pii.columns import scrub_columns
 from prep.stages.pii.config import Config
 from prep.stages.pii.engine import Scrubber
 
@@ -28,6 +30,7 @@ class ScrubRejected:
         if batch.num_rows == 0 or "text" not in batch.column_names:
             return batch
         todo = pc.is_in(batch.column("stage"), value_set=self.before).to_pylist()
+        batch, _ = scrub_columns(self.scrubber, batch, [i for i, scrub in enumerate(todo) if scrub])
         texts = batch.column("text").to_pylist()
         rows = [i for i, (t, scrub) in enumerate(zip(texts, todo, strict=True)) if scrub and t]
         if not rows:
