@@ -119,16 +119,21 @@ class Stage:
         return None
 
     def prepare(self) -> dict[str, Any] | None:
-        """Build what every worker of the stage shares, once per run in the driver (say, a
-        benchmark index): `{"shared": obj, "metrics": {...}}`. The runner puts `obj` in the Ray
-        object store once and hands it to every worker's `setup(shared)` (NumPy arrays in it
-        are read zero-copy); `metrics`, non-additive facts such as the index size, go to
-        stats.json as the stage's `metrics.prepare`. None (the default): nothing to share."""
+        """Build what every worker of the stage shares, once per pass in one Ray task (say, a
+        benchmark index): `{"shared": obj, "metrics": {...}}`. `obj` stays in the Ray object
+        store and every worker's `setup(shared)` gets it (NumPy arrays in it are read
+        zero-copy); `metrics`, non-additive facts such as the index size, go to stats.json as
+        the stage's `metrics.prepare`. None (the default): nothing to share."""
         return None
+
+    @classmethod
+    def prepares(cls) -> bool:
+        """Whether the stage overrides `prepare` (the runner starts no task for the others)."""
+        return cls.prepare is not Stage.prepare
 
     def setup(self, shared: Any = None) -> None:
         """Load models; called once per worker before the first batch of `process`. `shared`
-        is what `prepare` built in the driver (None when it built nothing)."""
+        is what `prepare` built (None when it built nothing)."""
 
     def process(self, batch: pa.Table) -> Verdict:
         raise NotImplementedError

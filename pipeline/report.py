@@ -141,7 +141,7 @@ def duplicates(stats: dict) -> str:
     parts = [f"<h2>Duplicates</h2><p>removed: {removed}</p>"]
     hist = fit.get("cluster_size_histogram") or fit.get("cluster_sizes")
     if isinstance(hist, dict) and hist:
-        sizes = sorted(hist, key=lambda k: int(k))
+        sizes = sorted(hist, key=_bin_start)  # "2", ..., "8", "9-16", "17-32", ...
         fig, ax = figure(9, 2.8)
         ax.bar(range(len(sizes)), [hist[s] for s in sizes])
         ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
@@ -275,6 +275,11 @@ def shards(manifest: dict) -> str:
         ax.legend(fontsize=8)
         chart = "<h2>Document lengths</h2>" + png(fig)
     return f"<h2>Shards</h2>{head}{table(['file', 'split', 'docs', 'tokens', 'sha256'], rows)}{chart}"
+
+
+def _bin_start(label: str) -> int:
+    """The smallest size in a histogram bin: `"7"` -> 7, `"9-16"` -> 9."""
+    return int(label.split("-", 1)[0])
 
 
 def write_report(out: Path) -> Path:

@@ -60,7 +60,7 @@ def test_a_run_refuses_to_replace_a_folder_prep_did_not_write(sample_dir, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
-    with pytest.raises(ConfigError, match="not the output of a prep run"):
+    with pytest.raises(ConfigError, match="is not the output of a prep run"):
         run(config)
     assert (out / "thesis.tex").read_text() == "years of work"
 

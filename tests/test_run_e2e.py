@@ -50,6 +50,11 @@ def test_outputs_exist_and_add_up(first_run):
     # read, langid+quality, quality-apply+dedup, dedup-apply+pii+decontam+tokenize,
     # tokenize-apply+mix, mix-apply
     assert len(result.passes) == 6
+    # what the driver itself spent, per pass and in all (docs/benchmarks.md follows it at scale)
+    driver = stats["driver"]
+    assert list(driver["passes"]) == [p.label for p in result.passes]
+    assert 0 < driver["passes"]["read"]["cpu_s"] < driver["total"]["cpu_s"]
+    assert driver["total"]["peak_rss_mb"] >= max(d["peak_rss_mb"] for d in driver["passes"].values())
     assert all(any(p.key[:16] in d for d in _pass_dirs(tmp / "cache")) for p in result.passes)
 
 

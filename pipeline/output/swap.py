@@ -45,11 +45,15 @@ def recover(out: Path) -> None:
 def check_replaceable(out: Path) -> None:
     """A run replaces OUT/ as a whole: refuse to do that to a folder that prep did not write."""
     if out.is_file() or out.is_symlink():
-        raise ConfigError(f"run.output: {out} is a file or a link, not a folder prep can write its output to")
+        raise ConfigError(
+            [f"run.output: {out} is a file or a link, not a folder prep can write its output to"]
+        )
     if out.is_dir() and any(out.iterdir()) and not any((out / m).is_file() for m in MARKERS):
         raise ConfigError(
-            f"run.output: {out} exists and is not the output of a prep run (no stats.json or "
-            "manifest.json); a run replaces its output folder whole, so choose a new or empty folder"
+            [
+                f"run.output: {out} exists and is not the output of a prep run (no stats.json or "
+                "manifest.json); a run replaces its output folder whole, so choose a new or empty folder"
+            ]
         )
 
 

@@ -2,7 +2,7 @@
 
 A streaming stage. The n-gram index of every configured benchmark (`index.py`: normalised word
 13-grams of question + answer, short items whole, boilerplate windows ignored) is built once per
-run by `prepare` in the driver; the runner puts it in the Ray object store and every worker's
+pass by `prepare` in one Ray task; it stays in the Ray object store and every worker's
 `setup(shared)` reads it zero-copy (without the runner hook, each worker builds its own).
 Each document gets `contaminated` and `contamination` (the benchmark and item id of every item
 it overlaps). `action: drop` rejects it (`benchmark_contamination`); `action: remove_spans`
@@ -52,7 +52,7 @@ class Stage(BaseStage):
     config: Config
 
     def prepare(self) -> dict:
-        """Build the index, once per run in the driver: `shared` goes to every worker's `setup`
+        """Build the index, once per pass in one Ray task: `shared` goes to every worker's `setup`
         through the object store, `metrics` (index size, build time) to stats.json."""
         t0 = time.perf_counter()
         index = build_index(self.config)
