@@ -28,6 +28,10 @@ class RunConfig(Strict):
     work_dir: str = ".prep-cache"
     seed: int = 0
     batch_size: int = Field(default=512, ge=1, description="documents per Arrow batch in stages")
+    #: Files a reader could not finish (corrupt, truncated, gone) that a run accepts: each is
+    #: one `unreadable_file` row in rejected/ and listed in stats.json; one more fails the run
+    #: after the read pass (which is kept: raising the limit reuses it).
+    max_unreadable_files: int = Field(default=10, ge=0)
 
 
 class RayConfig(Strict):

@@ -68,7 +68,8 @@ def funnel(stats: dict) -> str:
         bottom += kept
     ax.set_ylabel("documents kept")
     ax.set_title("documents kept after each stage, by domain")
-    ax.legend(fontsize=8, ncol=len(domains))
+    if domains:  # an empty input has no domain to name
+        ax.legend(fontsize=8, ncol=len(domains))
     return f"<h2>Funnel</h2>{png(fig)}{rows_html}"
 
 

@@ -23,6 +23,7 @@ from prep import __version__
 from prep.core.files import write_json_atomic
 from prep.core.records import COUNTS_COLUMN, FILE_COLUMN, READ_STAGE, live_mask
 from prep.core.stage import FitContext
+from prep.pipeline import unreadable
 from prep.pipeline.accounting import (
     AccountingError,
     check_chain,
@@ -256,6 +257,8 @@ def _compute_pass(
         prepared = _run_steps(p, store.data_dir(passes[p.index - 1]), tmp, config, fit, fit_dir)
     summary = summarise(tmp)
     stats = {key: summary["steps"].get(key) or finish({}, {}) for key in p.step_keys}
+    if p.index == 0 and unreadable.count(stats[READ_STAGE]):  # at most one row per input file
+        stats[READ_STAGE]["metrics"] = {"unreadable_files": unreadable.list_unreadable(tmp)}
     for key, metrics in prepared.items():  # what the driver built for the workers (index size)
         stats[key]["metrics"] = {**stats[key]["metrics"], "prepare": metrics}
     if fit is not None:  # what the fit learned is reported with the apply phase
@@ -322,6 +325,8 @@ def run(
             else:
                 log.info("%s: computing", where)
                 manifest = _compute_pass(p, passes, store, config, files, fresh, before)
+            if p.index == 0:
+                unreadable.check(manifest["stages"][READ_STAGE], config.run.max_unreadable_files)
             seconds = round(time.time() - t0, 3)
             steps = [(s.key, s.spec.name) for s in p.steps] or [(READ_STAGE, READ_STAGE)]
             result.passes.append(

@@ -129,6 +129,19 @@ def mixture_table(manifest: dict) -> Table | None:
     return table
 
 
+def _print_unreadable(stats: dict, console: Console, limit: int = 10) -> None:
+    """The input files a reader could not read to their end (stats.json lists them all)."""
+    read = next((s for s in stats["stages"] if s["name"] == "read"), None)
+    files = (read or {}).get("metrics", {}).get("unreadable_files", [])
+    if not files:
+        return
+    console.print(f"unreadable files: {len(files)} (one unreadable_file row each in rejected/)")
+    for f in files[:limit]:
+        console.print(f"  {f['reason']}", markup=False, highlight=False)
+    if len(files) > limit:
+        console.print(f"  +{len(files) - limit} more in stats.json")
+
+
 def print_summary(stats: dict, console: Console | None = None, manifest: dict | None = None) -> None:
     console = console or Console()
     if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
@@ -137,6 +150,7 @@ def print_summary(stats: dict, console: Console | None = None, manifest: dict | 
     for extra in (language_table(stats), quality_table(stats), mixture_table(manifest or {})):
         if extra is not None:
             console.print(extra)
+    _print_unreadable(stats, console)
     out = stats["output"]
     console.print(
         f"kept {out['documents']['docs']:,} documents ({human_bytes(out['documents']['bytes'])}), "

@@ -1,20 +1,31 @@
 """Rows shared by every format: kept documents, read rejections, and batching into Arrow tables.
 
 Each format module only turns a file into `Row`s; `tables` does the rest, so that the rules
-every reader must follow (the text checks, one row per record, an unreadable file ending in one
-`unreadable_file` row instead of an exception) live in one place.
+every reader must follow (the text checks, one row per record, a file that cannot be read to its
+end closing with one `unreadable_file` row) live in one place.
+
+Only the errors of reading are caught: I/O, decompression and container-format errors
+(`READ_ERRORS`). Anything else raised by a reader is a bug in prep and fails the run, naming
+the file; a file that is merely unreadable never does (the runner counts them against
+`run.max_unreadable_files`).
 """
 
 from __future__ import annotations
 
+import lzma
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import pyarrow as pa
+import zstandard
+from warcio.recordloader import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeadersParserException
 
 from prep.core.records import BASE_SCHEMA
+from prep.core.streams import TruncatedInput
 from prep.pipeline.config import SourceConfig
 from prep.pipeline.sources import InputFile
 
@@ -23,6 +34,42 @@ STAGE = "read"
 
 #: However small max_doc_bytes is, a reader may hold this much of one record in memory.
 MIN_READ_LIMIT = 64 << 20
+
+
+#: What reading a file may raise on a bad file: I/O (missing, permissions, network; gzip's and
+#: bz2's bad-data errors are OSErrors), a stream cut short, corrupt compressed data, a broken
+#: Parquet footer or page (Arrow), a WARC container warcio cannot parse, bytes that are not
+#: text where the format needs text. Each reader handles bad *records* itself.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    TruncatedInput,
+    zlib.error,
+    lzma.LZMAError,
+    zstandard.ZstdError,
+    pa.ArrowException,
+    ArchiveLoadFailed,
+    StatusAndHeadersParserException,
+    UnicodeError,
+)
+
+
+def read_error_detail(exc: BaseException) -> str:
+    """What a read error says, without a message that may quote the file's bytes.
+
+    The messages of our own truncation checks and of an OSError's `strerror` name no content;
+    others (warcio quotes the first line it could not parse, gzip the first bytes) are shown
+    by type only.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, TruncatedInput | EOFError):
+        message = str(exc)
+    elif isinstance(exc, OSError):
+        message = exc.strerror or ""
+    else:
+        message = ""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return f"{name}: {first}" if first else name
 
 
 class Row(NamedTuple):
@@ -149,8 +196,9 @@ def tables(
 ) -> Iterator[pa.Table]:
     """Batch a format's rows into BASE_SCHEMA tables; a read error becomes one final rejection.
 
-    Whatever the error (I/O, decompression, a malformed container), the rows read before it are
-    kept and one `unreadable_file` row stands for the rest of the file: a run never dies on a file.
+    On a read error (`READ_ERRORS`) the rows read before it are kept and one `unreadable_file`
+    row stands for the rest of the file. Any other exception propagates: it is a bug, and the
+    read task reports it with the file's name.
     """
     batcher = _Batcher(source, batch_rows, batch_bytes)
     cursor = Cursor()
@@ -160,10 +208,8 @@ def tables(
             row = next(it)
         except StopIteration:
             break
-        except Exception as exc:
-            lines = str(exc).strip().splitlines()  # warcio's messages run over several lines
-            detail = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-            reason = f"cannot read {file.url} {cursor.describe()}: {detail}"
+        except READ_ERRORS as exc:
+            reason = f"cannot read {file.url} {cursor.describe()}: {read_error_detail(exc)}"
             row = reject(f"{source.name}/{file.relpath}:error", "unreadable_file", reason)
             table = batcher.add(row)
             if table is not None:

@@ -79,28 +79,30 @@ def _warc_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterato
         status = http.get_statuscode() if http is not None else None
         if status is not None and not str(status).startswith("2"):
             _check_complete(record)
-            yield reject(row_id, "http_status", f"HTTP status {status} at {where} ({url})", None, url)
+            yield reject(row_id, "http_status", f"HTTP status {status} at {where}", None, url)
             continue
         mime, charset = parse_content_type(http.get_header("Content-Type") if http is not None else None)
         data = _payload(record, limit) if may_be_html(mime) else b""  # images etc. are not read
         _check_complete(record)
         if not is_html(mime, data):
             shown = mime or "without a Content-Type"
-            yield reject(row_id, "not_html", f"not HTML at {where} ({url}): {shown}", None, url)
+            yield reject(row_id, "not_html", f"not HTML at {where}: {shown}", None, url)
             continue
         if len(data) > limit:
-            reason = f"HTML payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where} ({url})"
+            reason = f"HTML payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where}"
             yield reject(row_id, "oversized", reason, None, url)
             continue
         html = decode_html(data, charset)
         try:
             text = extract_text(html)
         except Exception as exc:  # a parser failure on one hostile page must not end the file
-            reason = f"text extraction failed at {where} ({url}): {type(exc).__name__}: {exc}"
+            reason = (
+                f"text extraction failed at {where}: {type(exc).__name__}"  # a message may quote the page
+            )
             yield reject(row_id, "extract_error", reason, html, url)
             continue
         if not text or text.isspace():
-            reason = f"no text extracted from the HTML at {where} ({url})"
+            reason = f"no text extracted from the HTML at {where}"
             yield reject(row_id, "no_text_extracted", reason, html, url)
             continue
         yield document(row_id, text, where, source, url)
@@ -116,13 +118,13 @@ def _wet_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator
         data = _payload(record, limit)
         _check_complete(record)
         if len(data) > limit:
-            reason = f"payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where} ({url})"
+            reason = f"payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where}"
             yield reject(row_id, "oversized", reason, data[:limit].decode("utf-8", "replace"), url)
             continue
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            reason = f"invalid UTF-8 at {where} ({url}): {exc.reason} (byte {exc.start + 1})"
+            reason = f"invalid UTF-8 at {where}: {exc.reason} (byte {exc.start + 1})"
             yield reject(row_id, "bad_utf8", reason, data.decode("utf-8", "replace"), url)
             continue
         yield document(row_id, text, where, source, url)

@@ -69,8 +69,12 @@ class Config(StageConfig):
         return self
 
     def fingerprint(self, phase: str = "all") -> dict:
-        """The config plus the stamp of the tokenizer file it names."""
-        return {**super().fingerprint(phase), "path_file": file_stamp(self.path)}
+        """The config plus the stamp of the tokenizer file it names (a fit-only input: the
+        per-document phase does not depend on it)."""
+        keyed = super().fingerprint(phase)
+        if phase == "process":
+            return keyed
+        return {**keyed, "path_file": file_stamp(self.path)}
 
     def check_files(self) -> list[str]:
         if self.path is None:
