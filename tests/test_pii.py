@@ -513,3 +513,22 @@ def test_e2e_no_planted_value_in_any_output(tmp_path, mix_run, planted, capfd):
     }
     leaks = {name: sorted(v for v in secret if v in blob) for name, blob in blobs.items()}
     assert leaks == {name: [] for name in blobs}
+
+
+def test_a_url_on_an_allowed_domain_keeps_neither_its_credentials_nor_an_address_in_its_query():
+    from prep.stages.pii.columns import scrub_columns
+    from prep.stages.pii.config import Config
+    from prep.stages.pii.engine import Scrubber
+
+    scrubber = Scrubber(Config(allow={"domains": ["example.net"]}))
+    urls = [
+        "https://ops405:Pwa09a4a6Zq@docs.example.net/post/1?email=li.silva94@fastmail.com&ref=nav",
+        "https://docs.example.net/post/2?email=li.silva94@fastmail.com&ref=nav",
+        "https://docs.example.net/post/3?contact=team@example.net",
+    ]
+    out, changed = scrub_columns(scrubber, pa.table({"url": urls}))
+    scrubbed = out.column("url").to_pylist()
+    assert not any("Pwa09a4a6Zq" in u or "li.silva94" in u for u in scrubbed)
+    # only the address is replaced: the host and the other query parameters stay readable
+    assert scrubbed[1] == "https://docs.example.net/post/2?email=<EMAIL>&ref=nav"
+    assert scrubbed[2] == urls[2] and changed == {"url": 2}  # an allowed address stays

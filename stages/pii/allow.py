@@ -30,6 +30,17 @@ def _host(entity: str, value: str) -> str | None:
     return None
 
 
+def _has_credentials(entity: str, value: str) -> bool:
+    """A URL carrying user:password: a public host does not make the credential public."""
+    if entity != "URL":
+        return False
+    try:
+        parts = urlsplit(value if "://" in value else "//" + value)
+    except ValueError:
+        return True
+    return parts.password is not None
+
+
 class AllowList:
     def __init__(self, config: AllowConfig):
         self.values = {v.strip() for v in config.values}
@@ -45,7 +56,7 @@ class AllowList:
             ip = _ip(value)
             if ip is not None and (ip in self.ips or (self.non_public_ips and not ip.is_global)):
                 return True
-        if self.domains and entity in _CASELESS:
+        if self.domains and entity in _CASELESS and not _has_credentials(entity, value):
             host = _host(entity, value)
             if host and any(host == d or host.endswith("." + d) for d in self.domains):
                 return True

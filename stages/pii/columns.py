@@ -10,10 +10,34 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
-from prep.stages.pii.engine import Scrubber
+from prep.stages.pii.engine import Scrubber, withheld
+from prep.stages.pii.scanner import Found, Hit, resolve
 
 #: Columns of the record that hold strings taken from the input, besides `text`.
 INPUT_STRING_COLUMNS = ("url",)
+
+
+#: URL delimiters read as spaces in a second scan: the parts of a path or query string are
+#: separate values (the e-mail pattern otherwise takes `post/1?email=ana` as its local part,
+#: and a `password@host` before it hides an address after it).
+_DELIMITERS_AS_SPACES = str.maketrans({c: " " for c in "/?&=#;:,"})
+
+
+def _scrub_urls(scrubber: Scrubber, values: list[str]) -> list[str]:
+    """Each value with what a scan of its parts found replaced, and credentials as written."""
+    try:
+        parts = [v.translate(_DELIMITERS_AS_SPACES) for v in values]  # same length: same offsets
+        found = scrubber.find(values + parts)
+        out = []
+        for i, value in enumerate(values):
+            # credentials need the URL as written (`://user:pass@`); the rest, its parts
+            whole = [(a, b, e) for a, b, e in found[i].spans if e == "URL"]
+            spans = whole + found[len(values) + i].spans
+            hits = [Hit(e, a, b, 1.0, False) for a, b, e in spans]
+            out.append(scrubber.rewrite(value, Found(resolve(hits), found[i].allowed)))
+        return out
+    except Exception as exc:
+        raise withheld(exc, len(values)) from None
 
 
 def string_columns(schema: pa.Schema) -> list[str]:
@@ -39,7 +63,7 @@ def scrub_columns(
         # `carol%40gmail.com` in a query string is an e-mail too: scan the decoded form, and keep
         # the value as it was written when nothing is found in it.
         decoded = [unquote(values[i]) if "%" in values[i] else values[i] for i in todo]
-        scrubbed = scrubber.scrub(decoded)
+        scrubbed = _scrub_urls(scrubber, decoded)
         n = 0
         for i, plain, new in zip(todo, decoded, scrubbed, strict=True):
             if new != plain:
