@@ -3,6 +3,7 @@ Ray worker killed mid-pass is retried without a document counted twice or lost."
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -29,13 +30,36 @@ pytestmark = pytest.mark.slow
 VARYING = {"seconds", "memory_plan", "resumed", "pass", "reused", "build_seconds", "driver"}
 
 
-def _slice(tmp: Path) -> dict:
-    """configs/mix.yaml on one file of each source, outputs under `tmp`."""
+def _slice(tmp: Path, tokenizer: Path) -> dict:
+    """configs/mix.yaml on one file of each source, outputs under `tmp`, with a given tokenizer:
+    HF `tokenizers` BPE training breaks ties between equal pair counts in hash-map order, which
+    differs between processes, so a tokenizer trained again after a crash may differ in a few
+    merges (a fit that completed before the crash is reused, never retrained)."""
     data = mix_config(tmp)
     for src in data["sources"]:
         src["paths"] = expand_paths(src["paths"])[:1]
     data["mix"]["policy"] = "renormalise"
+    data["tokenizer"] = {"path": str(tokenizer)}
     return data
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory, sample_dir) -> Path:
+    """A byte-level BPE trained once on the sample's wiki text, shared by every run here."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    texts = []
+    for path in expand_paths([str(sample_dir / "wiki" / "*")])[:1]:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for line in f][:300]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=2000, special_tokens=["<|endoftext|>"])
+    tok.train_from_iterator(texts, trainer)
+    path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
+    tok.save(str(path))
+    return path
 
 
 def _without(obj):
@@ -64,15 +88,15 @@ def _products(out: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, sample_dir, default_lm, ray_session) -> dict:
+def reference(tmp_path_factory, sample_dir, default_lm, ray_session, tokenizer) -> dict:
     """The uninterrupted run of the slice."""
     tmp = tmp_path_factory.mktemp("reference")
-    run(load_config(write_config(tmp / "ref.yaml", _slice(tmp))))
+    run(load_config(write_config(tmp / "ref.yaml", _slice(tmp, tokenizer))))
     return _products(tmp / "out")
 
 
-def test_a_driver_killed_mid_pass_resumes_to_the_same_bytes(reference, tmp_path):
-    cfg = write_config(tmp_path / "k.yaml", _slice(tmp_path))
+def test_a_driver_killed_mid_pass_resumes_to_the_same_bytes(reference, tokenizer, tmp_path):
+    cfg = write_config(tmp_path / "k.yaml", _slice(tmp_path, tokenizer))
     address = ray.get_runtime_context().gcs_address
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     cmd = [sys.executable, "-m", "prep", "run", str(cfg), "--address", address]
@@ -106,12 +130,12 @@ def _kill_one_worker(stop: threading.Event, killed: list[str]) -> None:
         time.sleep(0.05)
 
 
-def test_a_worker_killed_mid_pass_is_retried_and_every_document_counted_once(reference, tmp_path):
+def test_a_worker_killed_mid_pass_is_retried_and_every_document_counted_once(reference, tokenizer, tmp_path):
     stop, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_one_worker, args=(stop, killed), daemon=True)
     killer.start()
     try:
-        run(load_config(write_config(tmp_path / "w.yaml", _slice(tmp_path))))
+        run(load_config(write_config(tmp_path / "w.yaml", _slice(tmp_path, tokenizer))))
     finally:
         stop.set()
         killer.join()
