@@ -388,9 +388,12 @@ class Builder:
         rel = "messy-crlf.jsonl"
         prefix = f"prose/{rel}:"
         good = self._prose_docs(rng, 12)
+        # an e-mail in a line that does not parse: the rejected row must not carry it (own seed:
+        # the draws of `rng` stay as they were)
+        leak = self.plan.secret_email(random.Random(f"{self.seed}/bad-line"))
         lines: list[tuple[bytes, str | None]] = [
             (_json_line({"text": good[0]}), None),
-            (b'{"text": "an unterminated string\n', "bad_json"),
+            (f'{{"text": "an unterminated string, write to {leak}\n'.encode(), "bad_json"),
             (_json_line({"text": good[1] + "\u0000\u0000 NUL characters inside a valid string."}), None),
             (b'{"text": "raw NUL byte \x00 inside a JSON string"}\n', "bad_json"),
             ('{"text": "latin-1 bytes: caf\xe9 cr\xe8me br\xfbl\xe9e"}\n'.encode("latin-1"), "bad_utf8"),

@@ -16,7 +16,7 @@ from prep.cli import main
 from prep.core.shards import read_shard
 from prep.pipeline.config import load_config
 from prep.pipeline.runner import run
-from prep.stages.mix.plan import MixError, partial_threshold, targets
+from prep.stages.mix.plan import MixError, missed_targets, partial_threshold, targets
 
 
 def _manifest(out: Path) -> dict:
@@ -184,6 +184,35 @@ def test_plan_arithmetic():
     assert want == {"a": 20, "b": 80} and notes == ["a: capped at 2 epochs (20 tokens)"]
     with pytest.raises(MixError):
         targets({"a": 0.5, "b": 0.5}, {"a": 10, "b": 1000}, 100, 2.0, "error")
+
+
+def test_a_domain_that_misses_its_target_by_over_a_tenth_is_named():
+    """Whole documents: 40 notes of which one holds most tokens cannot be cut to a small share."""
+    tokens = np.array([1_000] * 39 + [200_000])
+    u = np.linspace(0.01, 0.99, 40)
+    u[-1] = 0.3  # the long one early in sampling order
+    _, drawn = partial_threshold(u, tokens, 35_000)
+    assert drawn == 12_000  # the 12 short ones before it; taking it would land at 212,000
+    report = {
+        "notes": {
+            "target_tokens": 35_000,
+            "achieved_tokens": drawn,
+            "train_docs": 40,
+            "available_tokens": 239_000,
+        },
+        "web": {
+            "target_tokens": 50_000,
+            "achieved_tokens": 48_000,
+            "train_docs": 9,
+            "available_tokens": 12_000,
+        },
+    }
+    notes = missed_targets(report)
+    assert notes == [
+        "notes: drew 12,000 training tokens for a target of 35,000 (34%): documents are drawn "
+        "whole and this domain's 40 training documents hold 239,000 tokens"
+    ]
+    assert missed_targets(report, tolerance=0.7) == []
 
 
 def test_the_distributed_plan_chooses_what_the_arrays_choose(ray_session, tmp_path):

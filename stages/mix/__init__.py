@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 from prep.core.hashing import unit_hash
 from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
 from prep.core.stage import Stage as BaseStage
-from prep.stages.mix.plan import targets
+from prep.stages.mix.plan import missed_targets, targets
 
 
 class Config(StageConfig):
@@ -94,7 +94,8 @@ class Stage(BaseStage):
             "policy": cfg.policy,
             "domains": report,
             "notes": chosen["notes"]
-            + [f"{d}: weighted but no document of this domain reached mix" for d in chosen["unknown"]],
+            + [f"{d}: weighted but no document of this domain reached mix" for d in chosen["unknown"]]
+            + missed_targets(report),
         }
         return FitResult({"seed": ctx.seed, "domains": plan}, metrics)
 
