@@ -15,6 +15,7 @@ from prep import __version__
 from prep.ablate.command import add_ablate_parser
 from prep.bootstrap import SAMPLE_DIR, build_sample, ensure_base_sample, ensure_sample
 from prep.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from prep.export.command import add_export_parser
 from prep.train_command import add_train_parser
 
 err_console = Console(stderr=True, soft_wrap=True)
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     add_ablate_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

@@ -1,0 +1,98 @@
+"""Export throughput: each format of `prep export` on one core, against the disk and a peer.
+
+For every shard of OUT, in this process, one core, best of --repeat:
+
+- `copy`: the shard file copied (read + write, page cache as it comes): the disk-bound line;
+- `megatron`, `llmc`, `hf`: prep's writer for that format (what one `prep export` worker does);
+- `megatron-core builder`: Megatron-core's own `IndexedDatasetBuilder` writing the same
+  documents (`add_document` per document, as its preprocess_data.py does): the peer.
+
+Throughput is shard bytes read per second (MB/s per core) and tokens per second.
+
+    python bench/bench_export.py OUT [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from prep.core.shards import read_shard
+from prep.export import hf, llmc, megatron
+
+
+def _megatron_core(table, prefix: Path) -> list[Path]:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    dtype = megatron.token_dtype(table.column("tokens").type.value_type)
+    builder = IndexedDatasetBuilder(str(prefix.with_suffix(".bin")), dtype=dtype.type)
+    for doc in table.column("tokens"):
+        values = np.asarray(doc.values).astype(dtype, copy=False)
+        builder.add_document(torch.from_numpy(values), [len(values)])
+    builder.finalize(str(prefix.with_suffix(".idx")))
+    return [prefix.with_suffix(".bin"), prefix.with_suffix(".idx")]
+
+
+def _copy(table, prefix: Path, src: Path) -> list[Path]:
+    shutil.copyfile(src, prefix.with_suffix(".arrow"))
+    return [prefix.with_suffix(".arrow")]
+
+
+def time_writer(shards: list[Path], write: Callable, repeat: int, raw: bool = False) -> float:
+    """Best wall seconds over `repeat` runs of writing every shard."""
+    best = float("inf")
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
+            start = time.perf_counter()
+            for i, path in enumerate(shards):
+                prefix = Path(tmp) / f"s{i:05d}"
+                if raw:
+                    _copy(None, prefix, path)
+                else:
+                    write(read_shard(path), prefix)
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="a prep run's output (run.output)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    manifest = json.loads((args.out / "manifest.json").read_text())
+    shards = [args.out / s["path"] for s in manifest["shards"]]
+    size = sum(p.stat().st_size for p in shards)
+    tokens = sum(s["tokens"] for s in manifest["shards"])
+    rows = {"copy (disk-bound)": time_writer(shards, None, args.repeat, raw=True)}
+    for name, write in (("megatron", megatron.write), ("llmc", llmc.write), ("hf", hf.write)):
+        rows[name] = time_writer(shards, write, args.repeat)
+    rows["megatron-core builder (peer)"] = time_writer(shards, _megatron_core, args.repeat)
+    print(
+        f"{len(shards)} shards, {size / 1e6:,.1f} MB, {tokens:,} tokens; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
+    print("| writer | seconds | MB/s per core | M tokens/s | vs copy |")
+    print("|---|---|---|---|---|")
+    for name, seconds in rows.items():
+        print(
+            f"| {name} | {seconds:.2f} | {size / 1e6 / seconds:,.0f} | {tokens / 1e6 / seconds:,.1f} | "
+            f"{rows['copy (disk-bound)'] / seconds:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
