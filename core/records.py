@@ -19,6 +19,9 @@ BASE_SCHEMA = pa.schema(
         pa.field("source", pa.string(), nullable=False),
         pa.field("domain", pa.string(), nullable=False),
         pa.field("url", pa.string()),  # web records only
+        # the record's own id in its dataset (a source's `id_field`; WARC-Record-ID for WARC/WET),
+        # so that whatever prep kept or removed traces back to the input; null when it has none
+        pa.field("source_id", pa.string()),
         pa.field("_stage", pa.string()),  # stage that rejected the row; null = kept
         pa.field("_rule", pa.string()),  # short machine code of the rejection, e.g. "bad_json"
         pa.field("_reason", pa.string()),  # human message; read rejections name file and line

@@ -1,11 +1,11 @@
 """Tokenized Arrow shards: the format the trainer memory-maps.
 
-One row per document sample: `tokens` (list<uint16> when the vocabulary fits in 16 bits,
-else list<uint32>; every document ends with the end-of-text token), provenance (`id`,
-`domain`, `lang`, `source`), `bytes` (UTF-8 length of the text the tokens encode, for
-bits per byte), and the quality and dedup metadata the run produced. Files are
-uncompressed Arrow IPC (the file format, not the stream) so `pa.memory_map` reads them
-zero-copy. `OUT/manifest.json` lists every shard with its split, counts and sha256.
+One row per document sample: `tokens` (list<uint16> when the vocabulary fits in 16 bits, else
+list<uint32>; every document ends with the end-of-text token), provenance (`id`, `domain`,
+`lang`, `source`, and `source_id`, the record's id in its own dataset), `bytes` (UTF-8 length of
+the text the tokens encode, for bits per byte), and the quality and dedup metadata the run
+produced. Files are uncompressed Arrow IPC (the file format, not the stream) so `pa.memory_map`
+reads them zero-copy. `OUT/manifest.json` lists every shard with its split, counts and sha256.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ META_FIELDS = (
     pa.field("domain", pa.string()),
     pa.field("lang", pa.string()),
     pa.field("source", pa.string()),
+    pa.field("source_id", pa.string()),  # the record's own id in its dataset (null: none given)
     pa.field("bytes", pa.int64()),
     pa.field("ppl", pa.float64()),
     pa.field("ppl_bucket", pa.string()),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from prep.core.settings import ConfigError, error_lines
 from prep.stages import INTERNAL_STAGES, SECTION_OF, STAGE_NAMES, stage_config_model
@@ -46,8 +46,20 @@ class SourceConfig(Strict):
     paths: list[str] = Field(min_length=1)
     text_field: str = "text"  # jsonl/parquet: field holding the text ("a.b" for nested JSON)
     url_field: str | None = None  # jsonl/parquet: optional field holding a URL
+    #: jsonl/parquet: the record's own id (string or integer), kept as `source_id` in documents/,
+    #: rejected/ and the shards; WARC and WET records always carry their WARC-Record-ID there
+    id_field: str | None = None
     max_doc_bytes: int = Field(default=10_000_000, ge=1)  # larger documents are rejected
     extractor: Literal["trafilatura"] = "trafilatura"  # warc: HTML-to-text extractor
+
+    @model_validator(mode="after")
+    def _fields_of_the_format(self) -> SourceConfig:
+        if self.id_field is not None and self.format not in ("jsonl", "parquet"):
+            raise ValueError(
+                f"id_field applies to jsonl and parquet sources; a {self.format} record's id is "
+                + ("its WARC-Record-ID, kept as source_id" if self.format in ("warc", "wet") else "its path")
+            )
+        return self
 
 
 class PrepConfig(Strict):

@@ -730,7 +730,13 @@ def corpus_config(
             "paths": [f"{root}/prose/*.jsonl"],
             "url_field": "url",
         },
-        {"name": "dups", "domain": "prose", "format": "jsonl", "paths": [f"{root}/dups/*.jsonl.gz"]},
+        {
+            "name": "dups",
+            "domain": "prose",
+            "format": "jsonl",
+            "paths": [f"{root}/dups/*.jsonl.gz"],
+            "id_field": "id",  # the records' own ids (`{cluster}-{line}`), kept as source_id
+        },
         {"name": "code", "domain": "code", "format": "jsonl", "paths": [f"{root}/code/*.jsonl.zst"]},
         {
             "name": "chat",

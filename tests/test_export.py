@@ -84,7 +84,9 @@ def test_llmc_export_holds_every_token_with_end_of_text_at_each_document_end(out
         assert np.array_equal(np.flatnonzero(tokens == eot), ends)  # boundaries, and only there
 
 
-def test_hf_export_loads_with_datasets_with_train_and_validation_splits(out, tmp_path, ray_session, monkeypatch):
+def test_hf_export_loads_with_datasets_with_train_and_validation_splits(
+    out, tmp_path, ray_session, monkeypatch
+):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import datasets

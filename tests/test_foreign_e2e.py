@@ -114,6 +114,30 @@ def test_no_two_copies_of_a_planted_duplicate_cluster_survive(foreign):
     assert sum(1 for i in big if i in rejected and rejected[i]["stage"] == "dedup") >= len(big) - 1
 
 
+def test_each_records_own_id_reaches_documents_rejected_and_shards(foreign):
+    """`id_field` on the JSONL source with ids, WARC-Record-ID on WARC and WET records."""
+    rows = [
+        *_table(foreign.out, "documents").select(["id", "source_id"]).to_pylist(),
+        *_table(foreign.out, "rejected").select(["id", "source_id"]).to_pylist(),
+    ]
+    dups = [r for r in rows if r["id"].startswith("dups/")]
+    assert len(dups) > 300
+    # the generator's ids are `{cluster}-{line}`: the line is the one in prep's id
+    assert all(r["source_id"].rsplit("-", 1)[1] == r["id"].rsplit(":", 1)[1] for r in dups)
+    warc = [r for r in rows if r["id"].startswith(("web/", "wet/"))]
+    assert warc and all(r["source_id"].startswith("<urn:uuid:") for r in warc)
+    assert all(r["source_id"] is None for r in rows if r["id"].startswith(("notes/", "code/")))
+    manifest = json.loads((foreign.out / "manifest.json").read_text())
+    shards = [pyarrow.ipc.open_file(str(foreign.out / s["path"])).read_all() for s in manifest["shards"]]
+    in_shards = {
+        i: s for t in shards for i, s in zip(t["id"].to_pylist(), t["source_id"].to_pylist(), strict=True)
+    }
+    assert {i: s for i, s in in_shards.items() if i.startswith("dups/")} == {
+        r["id"]: r["source_id"] for r in dups if r["id"] in in_shards
+    }
+    assert any(i.startswith("dups/") for i in in_shards)
+
+
 def _out_text(out: Path) -> dict[str, str]:
     """Every file under OUT as text: Parquet and Arrow files as their rows (their pages are
     compressed, a byte search would miss a value), the rest as written."""

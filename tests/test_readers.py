@@ -156,6 +156,61 @@ def test_jsonl_every_bad_line_is_one_rejection_naming_file_and_line(tmp_path, ar
     assert by_line[10]["text"] == "lone surrogate \ufffd here"
 
 
+def test_jsonl_id_field_is_kept_as_source_id_for_kept_and_rejected_records(tmp_path, articles):
+    paragraphs = articles["Anarchism"]
+    lines = [
+        {"id": "fw-0001", "text": paragraphs[0]},  # a string id
+        {"id": 40213, "text": paragraphs[1]},  # an integer id
+        {"text": paragraphs[2]},  # no id: null
+        {"id": "fw-0004", "text": ""},  # rejected for its text, still traceable
+        {"id": {"dump": "CC-MAIN"}, "text": paragraphs[3]},  # an object is no id
+        {"id": 4.5, "text": paragraphs[4]},  # nor is a fraction
+        {"meta": {"id": "x"}, "id": True, "text": paragraphs[5]},  # nor a boolean
+    ]
+    path = tmp_path / "fw.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    rows = read_all(one_file(path), make_source("jsonl", id_field="id"))
+    assert [(r["source_id"], r["_rule"]) for r in rows] == [
+        ("fw-0001", None), ("40213", None), (None, None), ("fw-0004", "empty_text"),
+        (None, "bad_id"), (None, "bad_id"), (None, "bad_id"),
+    ]  # fmt: skip
+    assert (
+        f"field 'id' is a JSON object, not a string or an integer, at {one_file(path).url}:5"
+        == rows[4]["_reason"]
+    )
+    nested = read_all(one_file(path), make_source("jsonl", id_field="meta.id"))
+    assert [r["source_id"] for r in nested] == [None] * 6 + ["x"]
+    assert all(r["source_id"] is None for r in read_all(one_file(path), make_source("jsonl")))
+
+
+def test_parquet_id_column_is_kept_as_source_id(tmp_path, articles):
+    texts = articles["Anarchism"][:3]
+    pq.write_table(pa.table({"doc_id": ["a-1", None, "a-3"], "text": texts}), tmp_path / "s.parquet")
+    pq.write_table(
+        pa.table({"doc_id": pa.array([7, 8, 9], pa.int64()), "text": texts}), tmp_path / "i.parquet"
+    )
+    pq.write_table(pa.table({"doc_id": [0.5, None, 2.5], "text": texts}), tmp_path / "f.parquet")
+    pq.write_table(pa.table({"text": texts}), tmp_path / "none.parquet")
+    source = make_source("parquet", id_field="doc_id")
+    got = {
+        p: read_all(one_file(tmp_path / p), source)
+        for p in ("s.parquet", "i.parquet", "f.parquet", "none.parquet")
+    }
+    assert [r["source_id"] for r in got["s.parquet"]] == ["a-1", None, "a-3"]
+    assert [r["source_id"] for r in got["i.parquet"]] == ["7", "8", "9"]
+    assert [r["_rule"] for r in got["f.parquet"]] == ["bad_id", None, "bad_id"]  # a null id is no error
+    assert "column 'doc_id' is of type double, not a string or an integer" in got["f.parquet"][0]["_reason"]
+    assert [r["source_id"] for r in got["none.parquet"]] == [None] * 3  # a file without the column
+
+
+def test_id_field_is_refused_where_the_format_has_its_own_id():
+    from pydantic import ValidationError
+
+    for fmt in ("warc", "wet", "text"):
+        with pytest.raises(ValidationError, match="id_field applies to jsonl and parquet"):
+            make_source(fmt, id_field="id")
+
+
 def test_jsonl_dotted_text_field(tmp_path, articles):
     paragraphs = articles["Autism"]
     records = [
@@ -602,6 +657,9 @@ def test_wet_conversion_records(tmp_path, articles):
     assert [r["url"] for r in rows] == [r[1] for r in records if r[0] == "conversion"]
     assert rows[1]["text"] == "Caf\ufffd de Flore"
     assert f"{file.url} conversion record 2" in rows[1]["_reason"]
+    # each record's own WARC-Record-ID, kept or rejected
+    ids = [r["source_id"] for r in rows]
+    assert all(re.fullmatch(r"<urn:uuid:[0-9a-f-]{36}>", i) for i in ids) and len(set(ids)) == 4
 
 
 # --------------------------------------------------------------------------- dispatch

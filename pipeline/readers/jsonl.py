@@ -15,7 +15,7 @@ import pyarrow as pa
 from prep.core.fields import MISSING, lookup
 from prep.core.streams import open_binary
 from prep.pipeline.config import SourceConfig
-from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, source_id, tables
 from prep.pipeline.sources import InputFile
 
 
@@ -95,6 +95,19 @@ def _parse(raw: bytes, n: int, row_id: str, file: InputFile, source: SourceConfi
         if value is not MISSING and value is not None:
             url = value if isinstance(value, str) else json.dumps(value)
 
+    sid = None
+    if source.id_field is not None:
+        value = lookup(obj, source.id_field)
+        if value is not MISSING and value is not None:  # a record without one keeps a null
+            sid = source_id(value)
+            if sid is None:
+                kind = json_kind(value)
+                reason = f"field {source.id_field!r} is a JSON {kind}, not a string or an integer, at {where}"
+                return reject(row_id, "bad_id", reason, record, url)
+    return _text_row(obj, row_id, where, source, record, url)._replace(source_id=sid)
+
+
+def _text_row(obj: dict, row_id: str, where: str, source: SourceConfig, record: str, url: str | None) -> Row:
     field = source.text_field
     text = lookup(obj, field)
     if text is MISSING:

@@ -78,7 +78,8 @@ def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row
         schema = pf.schema_arrow
         text_at = resolve(schema, field)
         url_at = resolve(schema, source.url_field) if source.url_field else None
-        columns = sorted({at[0] for at in (text_at, url_at) if at is not None})
+        id_at = resolve(schema, source.id_field) if source.id_field else None  # absent: null ids
+        columns = sorted({at[0] for at in (text_at, url_at, id_at) if at is not None})
         missing = None
         if text_at is None:
             names = ", ".join(schema.names[:20]) + (", ..." if len(schema.names) > 20 else "")
@@ -86,11 +87,13 @@ def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row
         n = 0
         for batch in pf.iter_batches(batch_size=_READ_BATCH, columns=columns, use_threads=False):
             urls = _urls(_column(batch, url_at)) if url_at else None
+            ids, bad_type = _ids(_column(batch, id_at)) if id_at else ([None] * batch.num_rows, None)
             if text_at is None:
                 for i in range(batch.num_rows):
                     n += 1
                     url = urls[i] if urls else None
-                    yield reject(prefix + str(n), "missing_text", f"{missing}, row {n}", None, url)
+                    row = reject(prefix + str(n), "missing_text", f"{missing}, row {n}", None, url)
+                    yield _with_id(row, ids[i], bad_type, source, f"{file.url} row {n}")
                     cursor.n = n
                 continue
             array = _column(batch, text_at)
@@ -101,10 +104,31 @@ def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row
                 where = f"{file.url} row {n}"
                 if value is None:
                     reason = f"column {field!r} is null at {where}"
-                    yield reject(prefix + str(n), "missing_text", reason, None, url)
+                    row = reject(prefix + str(n), "missing_text", reason, None, url)
                 else:
-                    yield _row(prefix + str(n), value, kind, array.type, where, source, url)
+                    row = _row(prefix + str(n), value, kind, array.type, where, source, url)
+                yield _with_id(row, ids[i], bad_type, source, where)
                 cursor.n = n
+
+
+def _ids(array: pa.Array) -> tuple[list[str | None], str | None]:
+    """The id column's values as strings (integers in decimal); with the column's type when it
+    is neither a string nor an integer (its non-null values are then `bad_id`)."""
+    kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+    if _kind(kind) == "string":
+        return array.to_pylist(), None
+    if pa.types.is_integer(kind):
+        return [None if v is None else str(v) for v in array.to_pylist()], None
+    return array.to_pylist(), str(kind)
+
+
+def _with_id(row: Row, value, bad_type: str | None, source: SourceConfig, where: str) -> Row:
+    if value is None:
+        return row
+    if bad_type is not None:
+        reason = f"column {source.id_field!r} is of type {bad_type}, not a string or an integer, at {where}"
+        return reject(row.id, "bad_id", reason, row.text, row.url)
+    return row._replace(source_id=value)
 
 
 def _urls(array: pa.Array) -> list[str | None]:

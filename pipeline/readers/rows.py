@@ -81,6 +81,7 @@ class Row(NamedTuple):
     rule: str | None = None
     reason: str | None = None
     nbytes: int = 0  # UTF-8 size of text, for batch sizing (approximate for rejections)
+    source_id: str | None = None  # the record's own id (`id_field`, WARC-Record-ID)
 
 
 @dataclass
@@ -136,6 +137,16 @@ def document(row_id: str, text: str, where: str, source: SourceConfig, url: str 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def source_id(value: object) -> str | None:
+    """A record's own id as prep keeps it: strings as they are, integers in decimal; None for
+    any other type (the caller rejects the record as `bad_id`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def scrub(value: str) -> str:
     """`value` with each lone surrogate replaced by U+FFFD, so that it can be stored as UTF-8."""
     return _SURROGATE.sub("\ufffd", value)
@@ -174,13 +185,14 @@ class _Batcher:
             return None
         rows, self.rows, self.nbytes = self.rows, [], 0
         n = len(rows)
-        ids, texts, urls, rules, reasons, _ = zip(*rows, strict=True)
+        ids, texts, urls, rules, reasons, _, source_ids = zip(*rows, strict=True)
         columns = [
             _strings(list(ids)),
             _strings(list(texts)),
             pa.array([self.source.name] * n, pa.string()),
             pa.array([self.source.domain] * n, pa.string()),
             _strings(list(urls)),
+            _strings(list(source_ids)),
             pa.array([STAGE if rule else None for rule in rules], pa.string()),
             pa.array(rules, pa.string()),
             _strings(list(reasons)),

@@ -72,59 +72,66 @@ def _warc_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterato
     prefix = f"{source.name}/{file.relpath}:"
     limit = read_limit(source)
     for n, record in _records(file, "response", cursor):
-        row_id = prefix + str(n)
-        url = record.rec_headers.get_header("WARC-Target-URI")
-        where = f"{file.url} response record {n}"
-        http = record.http_headers
-        status = http.get_statuscode() if http is not None else None
-        if status is not None and not str(status).startswith("2"):
-            _check_complete(record)
-            yield reject(row_id, "http_status", f"HTTP status {status} at {where}", None, url)
-            continue
-        mime, charset = parse_content_type(http.get_header("Content-Type") if http is not None else None)
-        data = _payload(record, limit) if may_be_html(mime) else b""  # images etc. are not read
+        row = _warc_record(n, record, prefix, limit, file, source)
+        yield row._replace(source_id=record.rec_headers.get_header("WARC-Record-ID"))
+
+
+def _warc_record(
+    n: int, record: ArcWarcRecord, prefix: str, limit: int, file: InputFile, source: SourceConfig
+) -> Row:
+    """The row of one response record."""
+    row_id = prefix + str(n)
+    url = record.rec_headers.get_header("WARC-Target-URI")
+    where = f"{file.url} response record {n}"
+    http = record.http_headers
+    status = http.get_statuscode() if http is not None else None
+    if status is not None and not str(status).startswith("2"):
         _check_complete(record)
-        if not is_html(mime, data):
-            shown = mime or "without a Content-Type"
-            yield reject(row_id, "not_html", f"not HTML at {where}: {shown}", None, url)
-            continue
-        if len(data) > limit:
-            reason = f"HTML payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where}"
-            yield reject(row_id, "oversized", reason, None, url)
-            continue
-        html = decode_html(data, charset)
-        try:
-            text = extract_text(html)
-        except Exception as exc:  # a parser failure on one hostile page must not end the file
-            reason = (
-                f"text extraction failed at {where}: {type(exc).__name__}"  # a message may quote the page
-            )
-            yield reject(row_id, "extract_error", reason, html, url)
-            continue
-        if not text or text.isspace():
-            reason = f"no text extracted from the HTML at {where}"
-            yield reject(row_id, "no_text_extracted", reason, html, url)
-            continue
-        yield document(row_id, text, where, source, url)
+        return reject(row_id, "http_status", f"HTTP status {status} at {where}", None, url)
+    mime, charset = parse_content_type(http.get_header("Content-Type") if http is not None else None)
+    data = _payload(record, limit) if may_be_html(mime) else b""  # images etc. are not read
+    _check_complete(record)
+    if not is_html(mime, data):
+        shown = mime or "without a Content-Type"
+        return reject(row_id, "not_html", f"not HTML at {where}: {shown}", None, url)
+    if len(data) > limit:
+        reason = f"HTML payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where}"
+        return reject(row_id, "oversized", reason, None, url)
+    html = decode_html(data, charset)
+    try:
+        text = extract_text(html)
+    except Exception as exc:  # a parser failure on one hostile page must not end the file
+        reason = f"text extraction failed at {where}: {type(exc).__name__}"  # a message may quote the page
+        return reject(row_id, "extract_error", reason, html, url)
+    if not text or text.isspace():
+        reason = f"no text extracted from the HTML at {where}"
+        return reject(row_id, "no_text_extracted", reason, html, url)
+    return document(row_id, text, where, source, url)
 
 
 def _wet_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
     prefix = f"{source.name}/{file.relpath}:"
     limit = read_limit(source)
     for n, record in _records(file, "conversion", cursor):
-        row_id = prefix + str(n)
-        url = record.rec_headers.get_header("WARC-Target-URI")
-        where = f"{file.url} conversion record {n}"
-        data = _payload(record, limit)
-        _check_complete(record)
-        if len(data) > limit:
-            reason = f"payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where}"
-            yield reject(row_id, "oversized", reason, data[:limit].decode("utf-8", "replace"), url)
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            reason = f"invalid UTF-8 at {where}: {exc.reason} (byte {exc.start + 1})"
-            yield reject(row_id, "bad_utf8", reason, data.decode("utf-8", "replace"), url)
-            continue
-        yield document(row_id, text, where, source, url)
+        row = _wet_record(n, record, prefix, limit, file, source)
+        yield row._replace(source_id=record.rec_headers.get_header("WARC-Record-ID"))
+
+
+def _wet_record(
+    n: int, record: ArcWarcRecord, prefix: str, limit: int, file: InputFile, source: SourceConfig
+) -> Row:
+    """The row of one conversion record."""
+    row_id = prefix + str(n)
+    url = record.rec_headers.get_header("WARC-Target-URI")
+    where = f"{file.url} conversion record {n}"
+    data = _payload(record, limit)
+    _check_complete(record)
+    if len(data) > limit:
+        reason = f"payload larger than {limit:,} bytes (6 × max_doc_bytes) at {where}"
+        return reject(row_id, "oversized", reason, data[:limit].decode("utf-8", "replace"), url)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"invalid UTF-8 at {where}: {exc.reason} (byte {exc.start + 1})"
+        return reject(row_id, "bad_utf8", reason, data.decode("utf-8", "replace"), url)
+    return document(row_id, text, where, source, url)

@@ -1,5 +1,6 @@
 """The strings beside the text that can carry the same private values: the URL (credentials,
-an e-mail in a query string) and the user's string metadata. The PII stage and the scrubbing
+an e-mail in a query string) and the record's own id (a user name or an address makes a
+handy id). The PII stage and the scrubbing
 of rejected/ pass them through the same scrubber as the text, so no column of OUT/ keeps a
 value the text lost. Cost: one scan per non-null value (URLs are short: ~1% of the stage's
 time on the sample's web domain)."""
@@ -14,7 +15,7 @@ from prep.stages.pii.engine import Scrubber, withheld
 from prep.stages.pii.scanner import Found, Hit, resolve
 
 #: Columns of the record that hold strings taken from the input, besides `text`.
-INPUT_STRING_COLUMNS = ("url",)
+INPUT_STRING_COLUMNS = ("url", "source_id")
 
 
 #: URL delimiters read as spaces in a second scan: the parts of a path or query string are
