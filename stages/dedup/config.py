@@ -89,7 +89,7 @@ def _optimal(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 class ComponentsConfig(_Strict):
-    #: auto: in memory (scipy, in the driver) up to in_memory_edges candidate pairs, else distributed
+    #: auto: in memory (scipy, in one Ray task) up to in_memory_edges candidate pairs, else distributed
     algorithm: Literal["auto", "in_memory", "distributed"] = "auto"
     in_memory_edges: int = Field(default=5_000_000, ge=0)
     max_iterations: int = Field(default=100, ge=1)  # large-star + small-star rounds
