@@ -8,7 +8,7 @@ and a truncated file raises instead of ending quietly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 from warcio.archiveiterator import WARCIterator
@@ -68,12 +68,19 @@ def _payload(record: ArcWarcRecord, limit: int) -> bytes:
     return record.content_stream().read(limit + 1)
 
 
-def _warc_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
+def _rows_of(
+    kind: str, row_of: Callable[..., Row], file: InputFile, source: SourceConfig, cursor: Cursor
+) -> Iterator[Row]:
+    """One row per record of `kind`, each with the record's WARC-Record-ID as its source_id."""
     prefix = f"{source.name}/{file.relpath}:"
     limit = read_limit(source)
-    for n, record in _records(file, "response", cursor):
-        row = _warc_record(n, record, prefix, limit, file, source)
+    for n, record in _records(file, kind, cursor):
+        row = row_of(n, record, prefix, limit, file, source)
         yield row._replace(source_id=record.rec_headers.get_header("WARC-Record-ID"))
+
+
+def _warc_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
+    return _rows_of("response", _warc_record, file, source, cursor)
 
 
 def _warc_record(
@@ -110,11 +117,7 @@ def _warc_record(
 
 
 def _wet_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:
-    prefix = f"{source.name}/{file.relpath}:"
-    limit = read_limit(source)
-    for n, record in _records(file, "conversion", cursor):
-        row = _wet_record(n, record, prefix, limit, file, source)
-        yield row._replace(source_id=record.rec_headers.get_header("WARC-Record-ID"))
+    return _rows_of("conversion", _wet_record, file, source, cursor)
 
 
 def _wet_record(
