@@ -47,23 +47,23 @@ def _megatron_core(table, prefix: Path) -> list[Path]:
     return [prefix.with_suffix(".bin"), prefix.with_suffix(".idx")]
 
 
-def _copy(table, prefix: Path, src: Path) -> list[Path]:
+def _copy(src: Path, prefix: Path) -> None:
     shutil.copyfile(src, prefix.with_suffix(".arrow"))
-    return [prefix.with_suffix(".arrow")]
 
 
-def time_writer(shards: list[Path], write: Callable, repeat: int, raw: bool = False) -> float:
-    """Best wall seconds over `repeat` runs of writing every shard."""
+def _from_shard(write: Callable) -> Callable[[Path, Path], object]:
+    """A writer of tables as a writer of shard files (the shard memory-mapped, as a worker does)."""
+    return lambda src, prefix: write(read_shard(src), prefix)
+
+
+def time_writer(shards: list[Path], write: Callable[[Path, Path], object], repeat: int) -> float:
+    """Best wall seconds over `repeat` runs of `write(shard, prefix)` for every shard."""
     best = float("inf")
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
             start = time.perf_counter()
             for i, path in enumerate(shards):
-                prefix = Path(tmp) / f"s{i:05d}"
-                if raw:
-                    _copy(None, prefix, path)
-                else:
-                    write(read_shard(path), prefix)
+                write(path, Path(tmp) / f"s{i:05d}")
             best = min(best, time.perf_counter() - start)
     return best
 
@@ -77,10 +77,10 @@ def main() -> None:
     shards = [args.out / s["path"] for s in manifest["shards"]]
     size = sum(p.stat().st_size for p in shards)
     tokens = sum(s["tokens"] for s in manifest["shards"])
-    rows = {"copy (disk-bound)": time_writer(shards, None, args.repeat, raw=True)}
+    rows = {"copy (disk-bound)": time_writer(shards, _copy, args.repeat)}
     for name, write in (("megatron", megatron.write), ("llmc", llmc.write), ("hf", hf.write)):
-        rows[name] = time_writer(shards, write, args.repeat)
-    rows["megatron-core builder (peer)"] = time_writer(shards, _megatron_core, args.repeat)
+        rows[name] = time_writer(shards, _from_shard(write), args.repeat)
+    rows["megatron-core builder (peer)"] = time_writer(shards, _from_shard(_megatron_core), args.repeat)
     print(
         f"{len(shards)} shards, {size / 1e6:,.1f} MB, {tokens:,} tokens; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"

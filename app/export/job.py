@@ -13,11 +13,10 @@ import logging
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
-
 from prep.core.files import read_json, sha256_file, write_json_atomic
 from prep.core.shards import read_shard
 from prep.export import hf, llmc, megatron
+from prep.export.tokens import token_count
 
 #: format -> (writer, file name of shard i of a split holding n shards).
 FORMATS = {
@@ -41,7 +40,7 @@ def export_shard(row: dict) -> dict:
     prefix = Path(row["prefix"])
     prefix.parent.mkdir(parents=True, exist_ok=True)
     written = FORMATS[row["format"]][0](table, prefix)
-    tokens = int(pa.compute.sum(pa.compute.list_value_length(table.column("tokens"))).as_py() or 0)
+    tokens = token_count(table)
     files = [
         {"path": str(p.relative_to(row["root"])), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
         for p in written
@@ -95,7 +94,8 @@ def export(out: Path, fmt: str, dest: Path, address: str | None = None) -> dict:
         done = ray.data.from_items(rows, override_num_blocks=len(rows)).map(export_shard).take_all()
     by_shard = {r["shard"]: r for r in done}
     files = []
-    for row, s in ((by_shard[r["shard"]], s) for r, s in zip(rows, manifest["shards"], strict=True)):
+    for s in manifest["shards"]:
+        row = by_shard[s["path"]]
         if (row["docs"], row["tokens"]) != (s["docs"], s["tokens"]):
             raise ExportError(f"{s['path']}: {row['docs']} docs / {row['tokens']} tokens, manifest {s}")
         files += [{**f, "split": row["split"], "docs": row["docs"], "tokens": row["tokens"]}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from prep.export.tokens import token_chunks
+from prep.export.tokens import token_chunks, token_count
 
 HEADER_INTS = 256
 #: token dtype -> (magic, version), as llm.c names its two layouts.
@@ -26,7 +26,7 @@ def write(table: pa.Table, prefix: Path) -> list[Path]:
     dtype = (
         np.dtype(np.uint16) if table.column("tokens").type.value_type == pa.uint16() else np.dtype(np.uint32)
     )
-    n_tokens = int(pa.compute.sum(pa.compute.list_value_length(table.column("tokens"))).as_py() or 0)
+    n_tokens = token_count(table)
     if n_tokens >= 2**31:
         raise ValueError(f"{prefix}: {n_tokens:,} tokens do not fit llm.c's int32 token count")
     header = np.zeros(HEADER_INTS, dtype=np.int32)

@@ -15,6 +15,11 @@ def token_chunks(table: pa.Table) -> Iterator[np.ndarray]:
         yield chunk.flatten().to_numpy(zero_copy_only=False)
 
 
+def token_count(table: pa.Table) -> int:
+    """Tokens in the table, every document's summed."""
+    return int(pc.sum(pc.list_value_length(table.column("tokens"))).as_py() or 0)
+
+
 def document_lengths(table: pa.Table) -> np.ndarray:
     """Tokens per document (row), int64."""
     return pc.list_value_length(table.column("tokens")).to_numpy(zero_copy_only=False).astype(np.int64)
