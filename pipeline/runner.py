@@ -22,6 +22,7 @@ import ray
 from prep import __version__
 from prep.core.files import write_json_atomic
 from prep.core.records import COUNTS_COLUMN, FILE_COLUMN, READ_STAGE, live_mask
+from prep.core.shuffle import sort_shuffle
 from prep.core.stage import FitContext
 from prep.pipeline import unreadable
 from prep.pipeline.accounting import (
@@ -311,7 +312,10 @@ def run(
     passes = plan_passes(_read_fingerprint(config, files), config.stages, config.run.seed)
     result = RunResult(output=out_dir)
     started, u_start = time.time(), DriverUsage.now()
-    with ray_session(resolve_address(address, config.model.ray.address), config.model.ray.num_cpus):
+    with (
+        ray_session(resolve_address(address, config.model.ray.address), config.model.ray.num_cpus),
+        sort_shuffle(),
+    ):
         for p in passes:
             t0, u0 = time.time(), DriverUsage.now()
             manifest = None if fresh else store.load(p)

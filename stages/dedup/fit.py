@@ -28,6 +28,7 @@ import ray
 from ray.data.expressions import col, monotonically_increasing_id
 
 from prep.core.aggregate import sum_blocks
+from prep.core.shuffle import sort_shuffle
 from prep.core.stage import FitContext, FitResult
 from prep.stages.dedup import components
 from prep.stages.dedup.config import Config
@@ -35,7 +36,7 @@ from prep.stages.dedup.keep import decide, histogram
 from prep.stages.dedup.lsh import BASE_SCHEMA, STATS, band_rows, bucket_pairs, to_base
 from prep.stages.dedup.minhash import MinHasher
 from prep.stages.dedup.plan import check, make_plan
-from prep.stages.dedup.steps import Steps, parquet_rows, read, read_table, sort_shuffle, write
+from prep.stages.dedup.steps import Steps, parquet_rows, read, read_table, write
 from prep.stages.dedup.verify import score_pairs
 
 log = logging.getLogger("prep")

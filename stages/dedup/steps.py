@@ -7,9 +7,8 @@ survives an interruption (see `PassStore.begin_fit`); `--fresh` empties it.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,6 @@ import ray
 from prep.core.files import read_json, write_json_atomic
 
 DONE = "_done.json"
-
-
-@contextlib.contextmanager
-def sort_shuffle() -> Iterator[None]:
-    """Ray Data's sort-based shuffle for the fit's groupbys.
-
-    Measured on this 2-core machine (Ray 2.60): a groupby + map_groups of 200k rows into 4
-    partitions took 0.6 s with the pull-based sort shuffle and 4.7-10 s with the default
-    hash shuffle (its aggregator actors start per shuffle), and the fit runs a dozen of them.
-    """
-    ctx = ray.data.DataContext.get_current()
-    before = ctx.shuffle_strategy
-    ctx.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
-    try:
-        yield
-    finally:
-        ctx.shuffle_strategy = before
 
 
 class Steps:
