@@ -22,6 +22,8 @@ BASE_SCHEMA = pa.schema(
         # the record's own id in its dataset (a source's `id_field`; WARC-Record-ID for WARC/WET),
         # so that whatever prep kept or removed traces back to the input; null when it has none
         pa.field("source_id", pa.string()),
+        # the source's `metadata_fields` as one JSON object (types kept); null when it names none
+        pa.field("metadata", pa.string()),
         pa.field("_stage", pa.string()),  # stage that rejected the row; null = kept
         pa.field("_rule", pa.string()),  # short machine code of the rejection, e.g. "bad_json"
         pa.field("_reason", pa.string()),  # human message; read rejections name file and line

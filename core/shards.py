@@ -39,8 +39,13 @@ def token_type(vocab_size: int) -> pa.DataType:
     return pa.uint16() if vocab_size <= 65535 else pa.uint32()
 
 
-def shard_schema(vocab_size: int) -> pa.Schema:
-    return pa.schema([pa.field("tokens", pa.list_(token_type(vocab_size))), *META_FIELDS])
+#: The sources' own metadata (JSON), in shards written with `mix.shard_metadata`.
+METADATA_FIELD = pa.field("metadata", pa.string())
+
+
+def shard_schema(vocab_size: int, metadata: bool = False) -> pa.Schema:
+    fields = [pa.field("tokens", pa.list_(token_type(vocab_size))), *META_FIELDS]
+    return pa.schema([*fields, METADATA_FIELD] if metadata else fields)
 
 
 @dataclass
@@ -59,10 +64,18 @@ class ShardWriter:
     """Writes rows of one split into `shards/{prefix}-NNNNN.arrow` (prefix: the split), a new
     file every `shard_tokens` tokens; each file is written under a temporary name and renamed."""
 
-    def __init__(self, out: Path, split: str, vocab_size: int, shard_tokens: int, prefix: str | None = None):
+    def __init__(
+        self,
+        out: Path,
+        split: str,
+        vocab_size: int,
+        shard_tokens: int,
+        prefix: str | None = None,
+        metadata: bool = False,
+    ):
         self.out, self.split, self.shard_tokens = out, split, shard_tokens
         self.prefix = prefix or split
-        self.schema = shard_schema(vocab_size)
+        self.schema = shard_schema(vocab_size, metadata)
         (out / "shards").mkdir(parents=True, exist_ok=True)
         self.shards: list[ShardInfo] = []
         self._pending: list[pa.RecordBatch] = []

@@ -49,6 +49,11 @@ class SourceConfig(Strict):
     #: jsonl/parquet: the record's own id (string or integer), kept as `source_id` in documents/,
     #: rejected/ and the shards; WARC and WET records always carry their WARC-Record-ID there
     id_field: str | None = None
+    #: The record's own metadata, kept as a JSON object in the `metadata` column of documents/
+    #: and rejected/ (and of the shards with `mix.shard_metadata`): jsonl, dotted field names;
+    #: parquet, column names; warc/wet, header names (e.g. WARC-Date). `all`: every field but
+    #: the text (warc/wet: WARC-Record-ID, WARC-Target-URI and WARC-Date).
+    metadata_fields: list[str] | Literal["all"] | None = None
     max_doc_bytes: int = Field(default=10_000_000, ge=1)  # larger documents are rejected
     extractor: Literal["trafilatura"] = "trafilatura"  # warc: HTML-to-text extractor
 
@@ -59,6 +64,18 @@ class SourceConfig(Strict):
                 f"id_field applies to jsonl and parquet sources; a {self.format} record's id is "
                 + ("its WARC-Record-ID, kept as source_id" if self.format in ("warc", "wet") else "its path")
             )
+        if self.metadata_fields is not None and self.format == "text":
+            raise ValueError(
+                "metadata_fields applies to jsonl, parquet, warc and wet sources; a text file has no fields"
+            )
+        if isinstance(self.metadata_fields, list):
+            if not self.metadata_fields or any(not f for f in self.metadata_fields):
+                raise ValueError(
+                    "metadata_fields must name at least one field, and no empty names (or say `all`)"
+                )
+            repeated = sorted({f for f in self.metadata_fields if self.metadata_fields.count(f) > 1})
+            if repeated:
+                raise ValueError(f"metadata_fields names a field twice: {', '.join(repeated)}")
         return self
 
 

@@ -24,7 +24,7 @@ from prep.core.files import write_json_atomic
 from prep.core.records import COUNTS_COLUMN, FILE_COLUMN, READ_STAGE, live_mask
 from prep.core.shuffle import sort_shuffle
 from prep.core.stage import FitContext
-from prep.pipeline import unreadable
+from prep.pipeline import source_metadata, unreadable
 from prep.pipeline.accounting import (
     AccountingError,
     check_chain,
@@ -259,7 +259,8 @@ def _compute_pass(
     summary = summarise(tmp)
     stats = {key: summary["steps"].get(key) or finish({}, {}) for key in p.step_keys}
     if p.index == 0 and unreadable.count(stats[READ_STAGE]):  # at most one row per input file
-        stats[READ_STAGE]["metrics"] = {"unreadable_files": unreadable.list_unreadable(tmp)}
+        listed = {"unreadable_files": unreadable.list_unreadable(tmp)}
+        stats[READ_STAGE]["metrics"] = {**stats[READ_STAGE]["metrics"], **listed}
     for key, metrics in prepared.items():  # what the driver built for the workers (index size)
         stats[key]["metrics"] = {**stats[key]["metrics"], "prepare": metrics}
     if fit is not None:  # what the fit learned is reported with the apply phase
@@ -282,7 +283,11 @@ def _write_training_output(
             fits[p.fit.name] = (_ensure_fit(p, passes[p.index - 1], store, config, fresh), store.fit_dir(p))
     (tok, tok_dir), (mix, _) = fits["tokenize"], fits["mix"]
     mix_spec = next(s for s in config.stages if s.name == "mix")
-    plan = {**mix["metrics"], "shard_tokens": mix_spec.config.shard_tokens}
+    plan = {
+        **mix["metrics"],
+        "shard_tokens": mix_spec.config.shard_tokens,
+        "shard_metadata": mix_spec.config.shard_metadata,
+    }
     out.mkdir(parents=True, exist_ok=True)
     name = (
         "shards-"
@@ -330,7 +335,10 @@ def run(
                 log.info("%s: computing", where)
                 manifest = _compute_pass(p, passes, store, config, files, fresh, before)
             if p.index == 0:
-                unreadable.check(manifest["stages"][READ_STAGE], config.run.max_unreadable_files)
+                read_stats = manifest["stages"][READ_STAGE]
+                unreadable.check(read_stats, config.run.max_unreadable_files)
+                kinds = read_stats["metrics"].get(source_metadata.KINDS_METRIC, {})
+                source_metadata.check(kinds, str(store.data_dir(p)), config.sources)
             seconds = round(time.time() - t0, 3)
             steps = [(s.key, s.spec.name) for s in p.steps] or [(READ_STAGE, READ_STAGE)]
             result.passes.append(

@@ -211,6 +211,74 @@ def test_id_field_is_refused_where_the_format_has_its_own_id():
             make_source(fmt, id_field="id")
 
 
+def meta(row: dict):
+    return None if row["metadata"] is None else json.loads(row["metadata"])
+
+
+def test_jsonl_metadata_fields_keep_their_types_and_missing_ones_are_null(tmp_path, articles):
+    p = articles["Anarchism"]
+    lines = [
+        {"text": p[0], "date": "2013-05-18", "score": 3.25, "tokens": 812, "meta": {"lic": "cc-by"}},
+        {"text": p[1], "date": "2013-05-19", "score": 1, "tags": ["a", "b"]},  # no tokens, no lic
+        {"text": "", "date": None, "score": 0.5, "tokens": 3},  # rejected: still carries its fields
+        "not an object",
+    ]
+    path = tmp_path / "fw.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    source = make_source("jsonl", metadata_fields=["date", "score", "tokens", "meta.lic"])
+    rows = read_all(one_file(path), source)
+    assert [meta(r) for r in rows] == [
+        {"date": "2013-05-18", "score": 3.25, "tokens": 812, "meta.lic": "cc-by"},
+        {"date": "2013-05-19", "score": 1, "tokens": None, "meta.lic": None},
+        {"date": None, "score": 0.5, "tokens": 3, "meta.lic": None},
+        None,  # bad_json: no fields to keep
+    ]
+    assert [r["_rule"] for r in rows] == [None, None, "empty_text", "bad_json"]
+    everything = read_all(one_file(path), make_source("jsonl", metadata_fields="all"))
+    assert meta(everything[1]) == {"date": "2013-05-19", "score": 1, "tags": ["a", "b"]}  # all but text
+    assert all(r["metadata"] is None for r in read_all(one_file(path), make_source("jsonl")))
+
+
+def test_parquet_metadata_columns_keep_their_types(tmp_path, articles):
+    import datetime as dt
+
+    texts = articles["Anarchism"][:3]
+    table = pa.table(
+        {
+            "text": texts,
+            "views": pa.array([10, None, 30], pa.int64()),
+            "score": [0.5, 1.5, 2.5],
+            "crawled": pa.array([dt.datetime(2024, 1, 2, 3, 4, 5)] * 3, pa.timestamp("s")),
+            "info": [{"lang": "en", "ok": True}, {"lang": "fr", "ok": False}, None],
+        }
+    )
+    pq.write_table(table, tmp_path / "m.parquet")
+    pq.write_table(pa.table({"text": texts}), tmp_path / "bare.parquet")
+    source = make_source("parquet", metadata_fields=["views", "score", "crawled", "info.ok"])
+    rows = read_all(one_file(tmp_path / "m.parquet"), source)
+    assert [meta(r) for r in rows] == [
+        {"views": 10, "score": 0.5, "crawled": "2024-01-02T03:04:05", "info.ok": True},
+        {"views": None, "score": 1.5, "crawled": "2024-01-02T03:04:05", "info.ok": False},
+        {"views": 30, "score": 2.5, "crawled": "2024-01-02T03:04:05", "info.ok": None},
+    ]
+    bare = read_all(one_file(tmp_path / "bare.parquet"), source)  # a file without the columns
+    assert [meta(r) for r in bare] == [dict.fromkeys(["views", "score", "crawled", "info.ok"])] * 3
+    everything = read_all(one_file(tmp_path / "m.parquet"), make_source("parquet", metadata_fields="all"))
+    assert list(meta(everything[0])) == ["views", "score", "crawled", "info"]
+    assert meta(everything[0])["info"] == {"lang": "en", "ok": True}
+
+
+def test_metadata_fields_config_errors():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="a text file has no fields"):
+        make_source("text", metadata_fields="all")
+    with pytest.raises(ValidationError, match="names a field twice: date"):
+        make_source("jsonl", metadata_fields=["date", "url", "date"])
+    with pytest.raises(ValidationError, match="at least one field"):
+        make_source("jsonl", metadata_fields=[])
+
+
 def test_jsonl_dotted_text_field(tmp_path, articles):
     paragraphs = articles["Autism"]
     records = [
@@ -606,6 +674,20 @@ def test_warc_responses_extracted_and_counted(tmp_path, articles, web_records, l
     assert "image/png" in rows[1]["_reason"] and "application/pdf" in rows[6]["_reason"]
     assert "404" in rows[4]["_reason"]
     assert "<nav>" in rows[3]["text"]  # the page that gave nothing is kept as read
+
+
+def test_warc_metadata_fields_are_record_headers(tmp_path, web_records):
+    path = tmp_path / "m.warc.gz"
+    path.write_bytes(write_warc(web_records, gzip_records=True))
+    rows = read_all(one_file(path), make_source("warc", metadata_fields="all"))
+    urls = [r[1] for r in web_records if r[0] == "response"]
+    for row, url in zip(rows, urls, strict=True):
+        m = meta(row)
+        assert list(m) == ["WARC-Record-ID", "WARC-Target-URI", "WARC-Date"]
+        assert m["WARC-Record-ID"] == row["source_id"] and m["WARC-Target-URI"] == url
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", m["WARC-Date"])
+    named = read_all(one_file(path), make_source("warc", metadata_fields=["warc-date", "X-Missing"]))
+    assert all(meta(r)["X-Missing"] is None and meta(r)["warc-date"] for r in named)
 
 
 def test_warc_truncated_keeps_records_before_the_break(tmp_path, web_records):

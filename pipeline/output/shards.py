@@ -73,14 +73,17 @@ def samples(batch: pa.Table, split: str, seed: int, parts: int) -> pa.Table:
     return rows.append_column("_part", pa.array(part, pa.int64()))
 
 
-def write_part(group: pa.Table, folder: str, split: str, vocab: int, shard_tokens: int) -> pa.Table:
+def write_part(
+    group: pa.Table, folder: str, split: str, vocab: int, shard_tokens: int, metadata: bool = False
+) -> pa.Table:
     """Ray Data UDF over one part: sort it, write its files, return one metadata row per file."""
     if group.num_rows == 0:
         return pa.table({"meta": pa.array([], pa.string())})
     part = int(group.column("_part")[0].as_py())
     group = group.take(pc.sort_indices(group, sort_keys=[("_order", "ascending")]))
     group = group.drop_columns(["_order", "_part"])
-    writer = ShardWriter(Path(folder), split, vocab, shard_tokens, prefix=f"{split}-part{part:05d}")
+    prefix = f"{split}-part{part:05d}"
+    writer = ShardWriter(Path(folder), split, vocab, shard_tokens, prefix=prefix, metadata=metadata)
     writer.write(group)
     infos = writer.close()
     lengths = pc.list_value_length(group.column("tokens")).to_numpy(zero_copy_only=False)
@@ -98,7 +101,9 @@ def write_part(group: pa.Table, folder: str, split: str, vocab: int, shard_token
     return pa.table({"meta": pa.array(rows, pa.string())})
 
 
-def _write_split(source, out: Path, split: str, seed: int, vocab: int, shard_tokens: int, tokens: int):
+def _write_split(
+    source, out: Path, split: str, seed: int, vocab: int, shard_tokens: int, tokens: int, metadata: bool
+):
     """Write one split's files; returns their metadata in final file order."""
     parts = parts_for(tokens, 2 if vocab <= 65535 else 4)
     rows = source.map_batches(
@@ -109,7 +114,13 @@ def _write_split(source, out: Path, split: str, seed: int, vocab: int, shard_tok
         .map_groups(
             write_part,
             batch_format="pyarrow",
-            fn_kwargs={"folder": str(out), "split": split, "vocab": vocab, "shard_tokens": shard_tokens},
+            fn_kwargs={
+                "folder": str(out),
+                "split": split,
+                "vocab": vocab,
+                "shard_tokens": shard_tokens,
+                "metadata": metadata,
+            },
         )
         .take_all()
     )
@@ -122,7 +133,9 @@ def write_shards(
     """Write the shards and the tokenizer; returns the manifest's training part."""
     shutil.rmtree(out / "shards", ignore_errors=True)
     present = set(pads.dataset(str(data_dir), format="parquet").schema.names)
-    columns = [c for c in (*SHARD_INPUT, "_stage") if c in present]
+    metadata = bool(mix.get("shard_metadata"))
+    wanted = (*SHARD_INPUT, "_stage", *(("metadata",) if metadata else ()))
+    columns = [c for c in wanted if c in present]
     source = ray.data.read_parquet(str(data_dir)).select_columns(columns)
     vocab = int(tokenizer["vocab_size"])
     shard_tokens = int(mix["shard_tokens"])
@@ -132,9 +145,9 @@ def write_shards(
     shards = []
     for split, tokens in (("train", int(mix["achieved_tokens"])), ("val", val_tokens)):
         per_domain: dict[str, list[int]] = {}
-        files = _write_split(source, out, split, seed, vocab, shard_tokens, tokens)
+        files = _write_split(source, out, split, seed, vocab, shard_tokens, tokens, metadata)
         if not files:  # an empty split still has one (empty) file, as before
-            files = [_empty_file(out, split, vocab, shard_tokens)]
+            files = [_empty_file(out, split, vocab, shard_tokens, metadata)]
         for n, f in enumerate(files):
             final = f"shards/{split}-{n:05d}.arrow"
             (out / f["path"]).rename(out / final)
@@ -172,8 +185,8 @@ def write_shards(
     }
 
 
-def _empty_file(out: Path, split: str, vocab: int, shard_tokens: int) -> dict:
-    writer = ShardWriter(out, split, vocab, shard_tokens, prefix=f"{split}-empty")
+def _empty_file(out: Path, split: str, vocab: int, shard_tokens: int, metadata: bool) -> dict:
+    writer = ShardWriter(out, split, vocab, shard_tokens, prefix=f"{split}-empty", metadata=metadata)
     info = writer.close()[0]
     return {**info.to_dict(), "domains": {}}
 

@@ -16,6 +16,7 @@ from prep.core.fields import MISSING, lookup
 from prep.core.streams import open_binary
 from prep.pipeline.config import SourceConfig
 from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, source_id, tables
+from prep.pipeline.source_metadata import encode
 from prep.pipeline.sources import InputFile
 
 
@@ -89,6 +90,7 @@ def _parse(raw: bytes, n: int, row_id: str, file: InputFile, source: SourceConfi
         reason = f"not a JSON object at {where}: the line holds a JSON {json_kind(obj)}"
         return reject(row_id, "bad_json", reason, record)
 
+    meta = _metadata(obj, source)
     url = None
     if source.url_field is not None:
         value = lookup(obj, source.url_field)
@@ -103,8 +105,22 @@ def _parse(raw: bytes, n: int, row_id: str, file: InputFile, source: SourceConfi
             if sid is None:
                 kind = json_kind(value)
                 reason = f"field {source.id_field!r} is a JSON {kind}, not a string or an integer, at {where}"
-                return reject(row_id, "bad_id", reason, record, url)
-    return _text_row(obj, row_id, where, source, record, url)._replace(source_id=sid)
+                return reject(row_id, "bad_id", reason, record, url)._replace(metadata=meta)
+    return _text_row(obj, row_id, where, source, record, url)._replace(source_id=sid, metadata=meta)
+
+
+def _metadata(obj: dict, source: SourceConfig) -> str | None:
+    """The record's `metadata_fields` as JSON; a field it lacks is null."""
+    fields = source.metadata_fields
+    if fields is None:
+        return None
+    if fields == "all":
+        return encode({k: v for k, v in obj.items() if k != source.text_field})
+    values = {}
+    for name in fields:
+        value = lookup(obj, name)
+        values[name] = None if value is MISSING else value
+    return encode(values)
 
 
 def _text_row(obj: dict, row_id: str, where: str, source: SourceConfig, record: str, url: str | None) -> Row:

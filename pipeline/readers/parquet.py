@@ -17,6 +17,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from prep.pipeline.config import SourceConfig
 from prep.pipeline.readers.rows import Cursor, Row, document, reject, tables
+from prep.pipeline.source_metadata import encode, plain
 from prep.pipeline.sources import InputFile
 
 #: Rows decoded at a time; small, because a row may hold a document of many megabytes.
@@ -79,7 +80,9 @@ def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row
         text_at = resolve(schema, field)
         url_at = resolve(schema, source.url_field) if source.url_field else None
         id_at = resolve(schema, source.id_field) if source.id_field else None  # absent: null ids
-        columns = sorted({at[0] for at in (text_at, url_at, id_at) if at is not None})
+        meta_at = _metadata_columns(schema, source, text_at)
+        wanted = [text_at, url_at, id_at, *(at for _, at in meta_at or [])]
+        columns = sorted({at[0] for at in wanted if at is not None})
         missing = None
         if text_at is None:
             names = ", ".join(schema.names[:20]) + (", ..." if len(schema.names) > 20 else "")
@@ -88,11 +91,13 @@ def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row
         for batch in pf.iter_batches(batch_size=_READ_BATCH, columns=columns, use_threads=False):
             urls = _urls(_column(batch, url_at)) if url_at else None
             ids, bad_type = _ids(_column(batch, id_at)) if id_at else ([None] * batch.num_rows, None)
+            metas = _metadata(batch, meta_at)
             if text_at is None:
                 for i in range(batch.num_rows):
                     n += 1
                     url = urls[i] if urls else None
                     row = reject(prefix + str(n), "missing_text", f"{missing}, row {n}", None, url)
+                    row = row._replace(metadata=metas[i])
                     yield _with_id(row, ids[i], bad_type, source, f"{file.url} row {n}")
                     cursor.n = n
                 continue
@@ -107,8 +112,30 @@ def _rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row
                     row = reject(prefix + str(n), "missing_text", reason, None, url)
                 else:
                     row = _row(prefix + str(n), value, kind, array.type, where, source, url)
-                yield _with_id(row, ids[i], bad_type, source, where)
+                yield _with_id(row._replace(metadata=metas[i]), ids[i], bad_type, source, where)
                 cursor.n = n
+
+
+def _metadata_columns(
+    schema: pa.Schema, source: SourceConfig, text_at: tuple[str, list[str]] | None
+) -> list[tuple[str, tuple[str, list[str]] | None]] | None:
+    """(field name, where it is in the file or None) for each of the source's metadata fields."""
+    fields = source.metadata_fields
+    if fields is None:
+        return None
+    if fields == "all":
+        text_column = text_at[0] if text_at else source.text_field
+        return [(name, (name, [])) for name in schema.names if name != text_column]
+    return [(name, resolve(schema, name)) for name in fields]
+
+
+def _metadata(batch: pa.RecordBatch, meta_at: list | None) -> list[str | None]:
+    """Each row's metadata as JSON (a column the file lacks is null in every row)."""
+    n = batch.num_rows
+    if meta_at is None:
+        return [None] * n
+    columns = [(name, _column(batch, at).to_pylist() if at else [None] * n) for name, at in meta_at]
+    return [encode({name: plain(values[i]) for name, values in columns}) for i in range(n)]
 
 
 def _ids(array: pa.Array) -> tuple[list[str | None], str | None]:

@@ -82,6 +82,7 @@ class Row(NamedTuple):
     reason: str | None = None
     nbytes: int = 0  # UTF-8 size of text, for batch sizing (approximate for rejections)
     source_id: str | None = None  # the record's own id (`id_field`, WARC-Record-ID)
+    metadata: str | None = None  # the source's `metadata_fields` as JSON (see readers.metadata)
 
 
 @dataclass
@@ -185,7 +186,7 @@ class _Batcher:
             return None
         rows, self.rows, self.nbytes = self.rows, [], 0
         n = len(rows)
-        ids, texts, urls, rules, reasons, _, source_ids = zip(*rows, strict=True)
+        ids, texts, urls, rules, reasons, _, source_ids, metadata = zip(*rows, strict=True)
         columns = [
             _strings(list(ids)),
             _strings(list(texts)),
@@ -193,6 +194,7 @@ class _Batcher:
             pa.array([self.source.domain] * n, pa.string()),
             _strings(list(urls)),
             _strings(list(source_ids)),
+            _strings(list(metadata)),
             pa.array([STAGE if rule else None for rule in rules], pa.string()),
             pa.array(rules, pa.string()),
             _strings(list(reasons)),

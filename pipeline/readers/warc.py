@@ -19,6 +19,7 @@ from prep.pipeline.config import SourceConfig
 from prep.pipeline.readers.html import decode_html, extract_text, is_html, may_be_html, parse_content_type
 from prep.pipeline.readers.logs import quiet
 from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, tables
+from prep.pipeline.source_metadata import WARC_ALL, encode
 from prep.pipeline.sources import InputFile
 
 
@@ -74,9 +75,14 @@ def _rows_of(
     """One row per record of `kind`, each with the record's WARC-Record-ID as its source_id."""
     prefix = f"{source.name}/{file.relpath}:"
     limit = read_limit(source)
+    fields = WARC_ALL if source.metadata_fields == "all" else source.metadata_fields
     for n, record in _records(file, kind, cursor):
         row = row_of(n, record, prefix, limit, file, source)
-        yield row._replace(source_id=record.rec_headers.get_header("WARC-Record-ID"))
+        headers = record.rec_headers
+        meta = None
+        if fields is not None:
+            meta = encode({name: headers.get_header(name) for name in fields})
+        yield row._replace(source_id=headers.get_header("WARC-Record-ID"), metadata=meta)
 
 
 def _warc_rows(file: InputFile, source: SourceConfig, cursor: Cursor) -> Iterator[Row]:

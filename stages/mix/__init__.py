@@ -35,6 +35,9 @@ class Config(StageConfig):
     val_min_docs: int = Field(default=1, ge=0)  # per domain (never all of a domain's documents)
     policy: Literal["error", "renormalise"] = "error"  # when a target needs more than max_epochs
     shard_tokens: int = Field(default=50_000_000, ge=1000)  # tokens per shard file
+    #: Carry each document's source metadata (the sources' `metadata_fields`, a JSON object)
+    #: into the shards as a `metadata` column; off by default: shards stay tokens + provenance.
+    shard_metadata: bool = False
 
     @field_validator("weights")
     @classmethod

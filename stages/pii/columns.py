@@ -1,12 +1,14 @@
 """The strings beside the text that can carry the same private values: the URL (credentials,
 an e-mail in a query string) and the record's own id (a user name or an address makes a
-handy id). The PII stage and the scrubbing
-of rejected/ pass them through the same scrubber as the text, so no column of OUT/ keeps a
-value the text lost. Cost: one scan per non-null value (URLs are short: ~1% of the stage's
+handy id), and the source's own metadata (a JSON object, scrubbed leaf by leaf). The PII stage
+and the scrubbing of rejected/ pass them through the same scrubber as the text, so no column
+of OUT/ keeps a value the text lost. Cost: one scan per non-null value (URLs are short: ~1% of the stage's
 time on the sample's web domain)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -73,4 +75,66 @@ def scrub_columns(
             index = batch.schema.get_field_index(name)
             batch = batch.set_column(index, batch.schema.field(index), pa.array(values, pa.string()))
             changed[name] = n
+    if "metadata" in batch.column_names and pa.types.is_string(batch.schema.field("metadata").type):
+        batch, n = _scrub_metadata(scrubber, batch, rows)
+        if n:
+            changed["metadata"] = n
     return batch, changed
+
+
+def _leaves(value, out: list) -> None:
+    """Every string and number inside a JSON value, in order."""
+    if isinstance(value, dict):
+        for v in value.values():
+            _leaves(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _leaves(v, out)
+    elif isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        out.append(value)
+
+
+def _rebuild(value, new: Iterator):
+    """`value` with its leaves (see `_leaves`) taken in order from `new`."""
+    if isinstance(value, dict):
+        return {k: _rebuild(v, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rebuild(v, new) for v in value]
+    if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return next(new)
+    return value
+
+
+def _scrub_metadata(scrubber: Scrubber, batch: pa.Table, rows: list[int] | None) -> tuple[pa.Table, int]:
+    """The metadata column's JSON with every string leaf scrubbed like a URL, and every number
+    whose digits hold a value (a phone or card number stored as a number) made null: a number
+    cannot hold a placeholder, and its type is the field's. Counts the rows changed."""
+    values = batch.column("metadata").to_pylist()
+    todo = [i for i in (range(len(values)) if rows is None else rows) if values[i]]
+    if not todo:
+        return batch, 0
+    parsed = {i: json.loads(values[i]) for i in todo}
+    leaves: dict[int, list] = {}
+    for i in todo:
+        leaves[i] = []
+        _leaves(parsed[i], leaves[i])
+    flat = [(i, j) for i in todo for j in range(len(leaves[i]))]
+    if not flat:
+        return batch, 0
+    texts = [str(leaves[i][j]) for i, j in flat]
+    decoded = [unquote(t) if "%" in t else t for t in texts]
+    scrubbed = _scrub_urls(scrubber, decoded)
+    new = {i: list(leaves[i]) for i in todo}
+    for (i, j), plain, out in zip(flat, decoded, scrubbed, strict=True):
+        if out != plain:
+            new[i][j] = out if isinstance(leaves[i][j], str) else None
+    n = 0
+    for i in todo:
+        if new[i] != leaves[i]:
+            rebuilt = _rebuild(parsed[i], iter(new[i]))
+            values[i] = json.dumps(rebuilt, ensure_ascii=False, separators=(",", ":"))
+            n += 1
+    if n:
+        index = batch.schema.get_field_index("metadata")
+        batch = batch.set_column(index, batch.schema.field(index), pa.array(values, pa.string()))
+    return batch, n
