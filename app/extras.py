@@ -11,6 +11,7 @@ from prep.core.settings import ConfigError
 EXTRAS = {
     "train": ("torch", "prep train and prep ablate"),
     "sample": ("gensim", "building the bundled sample corpus"),
+    "litdata": ("litdata", "prep export --format litdata"),
 }
 
 

@@ -104,6 +104,35 @@ def test_hf_export_loads_with_datasets_with_train_and_validation_splits(
         assert rows["id"] == ids and set(rows["domain"]) <= {"web", "wiki", "books", "code", "papers"}
 
 
+def _litdata_blocks(folder: Path, block: int) -> tuple[np.ndarray, list[int]]:
+    """Every block LitData's TokensLoader serves from `folder`, in order, and its chunks' sizes."""
+    from litdata import StreamingDataset
+    from litdata.streaming.item_loader import TokensLoader
+
+    dataset = StreamingDataset(str(folder), item_loader=TokensLoader(block_size=block), shuffle=False)
+    blocks = [np.asarray(b) for b in dataset]
+    dims = [c["dim"] for c in json.loads((folder / "index.json").read_text())["chunks"]]
+    return (np.concatenate(blocks) if blocks else np.array([], np.uint16)), dims
+
+
+def test_litdata_export_streams_back_through_litgpts_tokens_loader(out, tmp_path, ray_session, eot):
+    summary = _export(out, "litdata", tmp_path / "lit")
+    # validation, one token per block: every token, in order, ends of documents included
+    tokens, dims = _litdata_blocks(tmp_path / "lit" / "val", 1)
+    expected = np.concatenate(_documents(out, "val"))
+    assert np.array_equal(tokens, expected) and sum(dims) == len(expected)
+    assert int((tokens == eot).sum()) == len(_documents(out, "val"))
+    # training, LitGPT-style blocks: each chunk serves its whole blocks (TokensLoader leaves a
+    # chunk's last partial block out, at most block - 1 of its ~64 MB)
+    block = 257
+    tokens, dims = _litdata_blocks(tmp_path / "lit" / "train", block)
+    flat = np.concatenate(_documents(out, "train"))
+    assert sum(dims) == len(flat) == summary["splits"]["train"]["tokens"]
+    starts = np.cumsum([0, *dims[:-1]])
+    wanted = np.concatenate([flat[s : s + d // block * block] for s, d in zip(starts, dims, strict=True)])
+    assert np.array_equal(tokens, wanted) and len(tokens) > 0.99 * len(flat)
+
+
 def test_a_second_export_replaces_the_first_and_export_json_lists_every_file(out, tmp_path, ray_session):
     dest = tmp_path / "again"
     _export(out, "llmc", dest)

@@ -15,15 +15,20 @@ from pathlib import Path
 
 from prep.core.files import read_json, sha256_file, write_json_atomic
 from prep.core.shards import read_shard
-from prep.export import hf, llmc, megatron
+from prep.export import hf, litdata, llmc, megatron
 from prep.export.tokens import token_count
+from prep.extras import require
 
 #: format -> (writer, file name of shard i of a split holding n shards).
 FORMATS = {
     "megatron": (megatron.write, lambda split, i, n: f"{split}-{i:05d}"),
     "llmc": (llmc.write, lambda split, i, n: f"prep_{split}_{i:06d}"),
     "hf": (hf.write, lambda split, i, n: f"data/{hf.SPLITS[split]}-{i:05d}-of-{n:05d}"),
+    "litdata": (litdata.write, lambda split, i, n: f"{split}/{i:05d}"),
 }
+#: format -> what the driver writes once every shard is written (from the workers' small
+#: per-shard files, never tokens): (building folder, split folders) -> paths written.
+FINISH = {"litdata": litdata.finish}
 MANIFEST = "export.json"
 
 
@@ -82,6 +87,8 @@ def export(out: Path, fmt: str, dest: Path, address: str | None = None) -> dict:
 
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt}: not one of {', '.join(FORMATS)}")
+    if fmt == "litdata":
+        require("litdata")
     dest = dest.resolve()
     _check_destination(dest)
     building = dest.parent / f".{dest.name}.next"
@@ -100,6 +107,12 @@ def export(out: Path, fmt: str, dest: Path, address: str | None = None) -> dict:
             raise ExportError(f"{s['path']}: {row['docs']} docs / {row['tokens']} tokens, manifest {s}")
         files += [{**f, "split": row["split"], "docs": row["docs"], "tokens": row["tokens"]}
                   for f in json.loads(row["files"])]  # fmt: skip
+    if fmt in FINISH:
+        splits = sorted({s["split"] for s in manifest["shards"]})
+        for p in FINISH[fmt](building, splits):
+            split = p.relative_to(building).parts[0]
+            files.append({"path": str(p.relative_to(building)), "bytes": p.stat().st_size,
+                          "sha256": sha256_file(p), "split": split, "docs": 0, "tokens": 0})  # fmt: skip
     tok = manifest["tokenizer"]
     shutil.copyfile(out / tok["path"], building / "tokenizer.json")
     summary = {
