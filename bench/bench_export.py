@@ -3,7 +3,7 @@
 For every shard of OUT, in this process, one core, best of --repeat:
 
 - `copy`: the shard file copied (read + write, page cache as it comes): the disk-bound line;
-- `megatron`, `llmc`, `hf`: prep's writer for that format (what one `prep export` worker does);
+- `megatron`, `llmc`, `hf`, `litdata`: prep's writer for that format (what one `prep export` worker does);
 - `megatron-core builder`: Megatron-core's own `IndexedDatasetBuilder` writing the same
   documents (`add_document` per document, as its preprocess_data.py does): the peer.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from prep.core.shards import read_shard
-from prep.export import hf, llmc, megatron
+from prep.export import hf, litdata, llmc, megatron
 
 
 def _megatron_core(table, prefix: Path) -> list[Path]:
@@ -45,6 +45,13 @@ def _megatron_core(table, prefix: Path) -> list[Path]:
         builder.add_document(torch.from_numpy(values), [len(values)])
     builder.finalize(str(prefix.with_suffix(".idx")))
     return [prefix.with_suffix(".bin"), prefix.with_suffix(".idx")]
+
+
+def _litdata(table, prefix: Path) -> list[Path]:
+    """The litdata writer as rank i of one split folder, as `prep export` names it."""
+    folder = prefix.parent / "litdata"
+    folder.mkdir(exist_ok=True)
+    return litdata.write(table, folder / prefix.name.lstrip("s"))
 
 
 def _copy(src: Path, prefix: Path) -> None:
@@ -78,7 +85,8 @@ def main() -> None:
     size = sum(p.stat().st_size for p in shards)
     tokens = sum(s["tokens"] for s in manifest["shards"])
     rows = {"copy (disk-bound)": time_writer(shards, _copy, args.repeat)}
-    for name, write in (("megatron", megatron.write), ("llmc", llmc.write), ("hf", hf.write)):
+    writers = (("megatron", megatron.write), ("llmc", llmc.write), ("hf", hf.write), ("litdata", _litdata))
+    for name, write in writers:
         rows[name] = time_writer(shards, _from_shard(write), args.repeat)
     rows["megatron-core builder (peer)"] = time_writer(shards, _from_shard(_megatron_core), args.repeat)
     print(

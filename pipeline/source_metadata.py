@@ -66,8 +66,8 @@ def encode(values: dict[str, Any]) -> str:
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
 
 
-def kind(value: Any) -> str:
-    """A value's JSON type, integers and floats alike being numbers."""
+def json_kind(value: Any) -> str:
+    """A parsed value's JSON type (integers and floats alike are numbers), for counts and messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -92,7 +92,7 @@ def kinds(table: pa.Table) -> dict:
         for name, v in json.loads(value).items():
             if v is not None:
                 counts = fields.setdefault(name, {})
-                k = kind(v)
+                k = json_kind(v)
                 counts[k] = counts.get(k, 0) + 1
     return out
 
@@ -115,7 +115,7 @@ def _first_of_kind(data_dir: str, source: str, field: str, wanted: str) -> str |
     def of_kind(batch: pa.Table) -> pa.Table:
         batch = batch.filter(pc.equal(batch.column("source"), source))
         keep = [
-            m is not None and kind(json.loads(m).get(field)) == wanted
+            m is not None and json_kind(json.loads(m).get(field)) == wanted
             for m in batch.column("metadata").to_pylist()
         ]
         return batch.filter(pa.array(keep, pa.bool_())).select(["id"])

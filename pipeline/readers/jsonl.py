@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -16,7 +16,7 @@ from prep.core.fields import MISSING, lookup
 from prep.core.streams import open_binary
 from prep.pipeline.config import SourceConfig
 from prep.pipeline.readers.rows import Cursor, Row, document, read_limit, reject, source_id, tables
-from prep.pipeline.source_metadata import encode
+from prep.pipeline.source_metadata import encode, json_kind
 from prep.pipeline.sources import InputFile
 
 
@@ -25,19 +25,6 @@ def read_jsonl(
 ) -> Iterator[pa.Table]:
     """Rows of a .jsonl file (plain or .gz/.zst/.bz2/.xz), one per non-blank line."""
     return tables(_rows, file, source, batch_rows, batch_bytes)
-
-
-def json_kind(value: Any) -> str:
-    """The JSON name of a parsed value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _skip_rest_of_line(stream: BinaryIO) -> None:
