@@ -75,6 +75,28 @@ def mix_run(tmp_path_factory, sample_dir, default_lm, ray_session):
     return tmp, cfg, run(load_config(cfg))
 
 
+@pytest.fixture(scope="session")
+def slice_tokenizer(tmp_path_factory, sample_dir) -> Path:
+    """The given tokenizer of the slice runs (see `slice_run.slice_config`)."""
+    from slice_run import train_tokenizer
+
+    return train_tokenizer(sample_dir, tmp_path_factory.mktemp("slice-tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def slice_reference(tmp_path_factory, sample_dir, default_lm, ray_session, slice_tokenizer) -> dict:
+    """The products of one uninterrupted local run of the slice, shared by the cluster and fault
+    tests (each compares its own run with it)."""
+    from slice_run import products, slice_config
+
+    from prep.pipeline.config import load_config
+    from prep.pipeline.runner import run
+
+    tmp = tmp_path_factory.mktemp("slice-reference")
+    run(load_config(write_config(tmp / "ref.yaml", slice_config(tmp, slice_tokenizer))))
+    return products(tmp / "out")
+
+
 def chromium() -> str | None:
     """Headless Chromium for the report test; CI installs it (PREP_REQUIRE_CHROMIUM=1)."""
     import shutil

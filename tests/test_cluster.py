@@ -3,8 +3,6 @@ shards and tokenizer, byte for byte, the same documents and rejections, the same
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import socket
@@ -13,12 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.dataset as pads
 import pytest
-from conftest import mix_config, write_config
-
-from prep.pipeline.config import load_config
-from prep.pipeline.runner import run
+from conftest import write_config
+from slice_run import products, slice_config
 
 pytestmark = pytest.mark.slow
 
@@ -27,46 +22,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _first_file_per_source(data: dict) -> dict:
-    """A smaller slice of the sample: one file of each source."""
-    from prep.pipeline.sources import expand_paths
-
-    for src in data["sources"]:
-        src["paths"] = expand_paths(src["paths"])[:1]
-    data["mix"]["policy"] = "renormalise"  # a slice has too little web and books for the 2M budget
-    return data
-
-
-#: Stats that describe the machine, not the data: timings and sizes of the work plan.
-VARYING = {"seconds", "memory_plan", "resumed", "pass", "reused", "build_seconds", "driver"}
-
-
-def _without_timings(obj):
-    if isinstance(obj, dict):
-        return {k: _without_timings(v) for k, v in obj.items() if k not in VARYING}
-    if isinstance(obj, list):
-        return [_without_timings(v) for v in obj]
-    return obj
-
-
-def _digest(out: Path) -> dict:
-    """What a run produced, independent of file names and row order."""
-    docs = pads.dataset(str(out / "documents"), format="parquet").to_table()
-    rejected = pads.dataset(str(out / "rejected"), format="parquet").to_table()
-    stats = json.loads((out / "stats.json").read_text())
-    manifest = json.loads((out / "manifest.json").read_text())
-    return {
-        "shards": [(s["path"], s["sha256"]) for s in manifest["shards"]],
-        "tokenizer": manifest["tokenizer"]["sha256"],
-        "documents": sorted(
-            (r["id"], hashlib.sha256(r["text"].encode()).hexdigest(), r["lang"])
-            for r in docs.select(["id", "text", "lang"]).to_pylist()
-        ),
-        "rejected": sorted((r["id"], r["stage"], r["rule"]) for r in rejected.to_pylist()),
-        "stages": _without_timings(stats["stages"]),
-    }
 
 
 @pytest.fixture
@@ -106,15 +61,9 @@ def three_node_cluster(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_three_node_cluster_matches_local_run(
-    tmp_path, sample_dir, default_lm, ray_session, three_node_cluster
-):
+def test_three_node_cluster_matches_local_run(tmp_path, slice_reference, slice_tokenizer, three_node_cluster):
     address, env = three_node_cluster
-    local_cfg = write_config(tmp_path / "local.yaml", _first_file_per_source(mix_config(tmp_path / "local")))
-    run(load_config(local_cfg))
-
-    cluster_data = _first_file_per_source(mix_config(tmp_path / "cluster"))
-    cluster_cfg = write_config(tmp_path / "cluster.yaml", cluster_data)
+    cluster_cfg = write_config(tmp_path / "cluster.yaml", slice_config(tmp_path / "cluster", slice_tokenizer))
     status = subprocess.run(
         [sys.executable, "-m", "prep", "run", str(cluster_cfg), "--address", address],
         env=env,
@@ -131,7 +80,7 @@ def test_three_node_cluster_matches_local_run(
         timeout=120,
     )
     assert nodes.stdout.strip().splitlines()[-1] == "3"
-    local, cluster = _digest(tmp_path / "local" / "out"), _digest(tmp_path / "cluster" / "out")
+    local, cluster = slice_reference, products(tmp_path / "cluster" / "out")
     assert cluster["shards"] == local["shards"] and local["shards"]
     assert cluster["tokenizer"] == local["tokenizer"]
     assert cluster["documents"] == local["documents"]
