@@ -6,8 +6,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pyarrow.dataset as pads
 from conftest import mix_config
 
@@ -68,3 +73,24 @@ def products(out: Path) -> dict:
         "rejected": sorted((r["id"], r["stage"], r["rule"]) for r in rejected.to_pylist()),
         "stages": _without(json.loads((out / "stats.json").read_text())["stages"]),
     }
+
+
+def _under(process: psutil.Process, marker: str) -> bool:
+    """Whether a parent of `process` (its raylet) was started with `marker` in its command line."""
+    try:
+        return any(marker in " ".join(p.cmdline()) for p in process.parents())
+    except psutil.Error:
+        return False
+
+
+def kill_one_worker(stop: threading.Event, killed: list[str], under: str) -> None:
+    """SIGKILL the first Ray worker seen running a pass's stage chain whose raylet's command
+    line holds `under` (a cluster's temp dir: never a worker of another Ray), once."""
+    while not stop.is_set() and not killed:
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            title = (p.info["cmdline"] or [""])[0]
+            if title.startswith("ray::") and "StageChain" in title and _under(p, under):
+                os.kill(p.info["pid"], signal.SIGKILL)
+                killed.append(title)
+                return
+        time.sleep(0.05)

@@ -1,5 +1,7 @@
 """A three-node Ray cluster on this machine gives the same output as the local run: the same
-shards and tokenizer, byte for byte, the same documents and rejections, the same stats."""
+shards, byte for byte, the same documents and rejections, the same stats; and it does so
+though one of its stage workers is SIGKILLed mid-pass (Ray retries the task: no document may
+be counted twice or lost)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import write_config
-from slice_run import products, slice_config
+from slice_run import kill_one_worker, products, slice_config
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +55,7 @@ def three_node_cluster(tmp_path):
                 capture_output=True,
                 timeout=120,
             )
-        yield f"127.0.0.1:{port}", env
+        yield f"127.0.0.1:{port}", env, temp_dir
     finally:
         # `ray stop` would also stop the test session's own Ray: end only this cluster's processes.
         subprocess.run(["pkill", "-TERM", "-f", temp_dir], check=False)
@@ -61,17 +64,27 @@ def three_node_cluster(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_three_node_cluster_matches_local_run(tmp_path, slice_reference, slice_tokenizer, three_node_cluster):
-    address, env = three_node_cluster
+def test_three_node_cluster_that_loses_a_worker_matches_local_run(
+    tmp_path, slice_reference, slice_tokenizer, three_node_cluster
+):
+    address, env, temp_dir = three_node_cluster
     cluster_cfg = write_config(tmp_path / "cluster.yaml", slice_config(tmp_path / "cluster", slice_tokenizer))
-    status = subprocess.run(
-        [sys.executable, "-m", "prep", "run", str(cluster_cfg), "--address", address],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=kill_one_worker, args=(stop, killed, temp_dir), daemon=True)
+    killer.start()
+    try:
+        status = subprocess.run(
+            [sys.executable, "-m", "prep", "run", str(cluster_cfg), "--address", address],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        stop.set()
+        killer.join()
     assert status.returncode == 0, status.stderr[-3000:]
+    assert killed, "no stage worker of the cluster was seen to kill"
     nodes = subprocess.run(
         [sys.executable, "-c", f"import ray; ray.init(address='{address}'); print(len(ray.nodes()))"],
         env=env,
