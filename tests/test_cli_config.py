@@ -114,3 +114,17 @@ def test_a_missing_extra_is_a_usage_error_that_names_it(monkeypatch, capsys):
     assert main(["train", "out/nowhere", "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'prep[train]'" in err and "no_such_module_for_prep_tests" in err
+
+
+def test_litdata_export_without_litdata_names_the_extra_and_writes_nothing(monkeypatch, tmp_path, capsys):
+    """`prep export --format litdata` without the package: exit 2, `prep[litdata]` named, before
+    OUT is read or DIR created (the module is pointed at one that does not exist)."""
+    from prep import extras
+
+    missing = ("no_such_module_for_prep_tests", "prep export --format litdata")
+    monkeypatch.setitem(extras.EXTRAS, "litdata", missing)
+    dest = tmp_path / "lit"
+    assert main(["export", str(tmp_path / "no-run"), "--format", "litdata", "--to", str(dest)]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'prep[litdata]'" in err and "no_such_module_for_prep_tests" in err
+    assert not dest.exists() and not (tmp_path / ".lit.next").exists()
