@@ -80,7 +80,8 @@ def json_kind(value: Any) -> str:
 
 
 def kinds(table: pa.Table) -> dict:
-    """{source: {field: {type: rows}}} over the non-null metadata values of a read batch."""
+    """{source: {field: {type: rows}}} over the non-null metadata values of a read batch (its
+    size is the number of distinct field names, which `all` takes from the data)."""
     if "metadata" not in table.column_names or table.column("metadata").null_count == table.num_rows:
         return {}
     out: dict[str, dict[str, dict[str, int]]] = {}
@@ -133,13 +134,13 @@ def check(counts: dict, data_dir: str, sources: list) -> None:
     index = {s.name: i for i, s in enumerate(sources)}
     problems = []
     for source, field, types in found:
-        unit = "row" if sources[index[source]].format == "parquet" else "line"
+        unit = {"parquet": "row", "jsonl": "line"}.get(sources[index[source]].format, "record")
         seen = []
         for k in sorted(types):
             where = _first_of_kind(data_dir, source, field, k)  # "source/relpath:n"
             file, _, n = where.split("/", 1)[-1].rpartition(":") if where else ("", "", "")
             at = f" (e.g. {unit} {n} of {file})" if where else ""
-            seen.append(f"a {k} in {types[k]:,} records{at}")
+            seen.append(f"a {k} in {types[k]:,} record{'s' if types[k] != 1 else ''}{at}")
         problems.append(
             f"sources[{index[source]}].metadata_fields: field {field!r} of source {source!r} is "
             + "; ".join(seen)

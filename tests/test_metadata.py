@@ -141,6 +141,6 @@ def test_a_field_with_two_types_is_a_config_error_naming_source_file_and_line(
         run(load_config(_config(tmp_path, news, papers)))
     message = str(err.value)
     assert "sources[0].metadata_fields: field 'score' of source 'news'" in message
-    assert "a string in 1 records (e.g. line 3 of b.jsonl)" in message
+    assert "a string in 1 record (e.g. line 3 of b.jsonl)" in message
     assert "a number in 63 records" in message
     assert not (tmp_path / "out").exists()
