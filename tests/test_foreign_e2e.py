@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -65,9 +66,20 @@ def _rejected_by_id(out: Path) -> dict[str, dict]:
     return {r["id"]: r for r in rows}
 
 
+#: A traceback Ray Data itself prints (not prep): when an execution ends early (`take(1)`, an
+#: aggregate's limit) while a ListFiles task still runs, its work-queue thread raises
+#: InterruptedError (ray/data/_internal/dynamic_work_queue.py) and Ray forwards the worker's
+#: stderr; the run is unaffected. Seen in 2 of 3 runs of this test on one CI venv.
+RAY_LISTING_NOISE = re.compile(
+    r"Traceback \(most recent call last\):(?:(?!Traceback).)*?dynamic_work_queue\.py(?:(?!Traceback).)*?"
+    r"InterruptedError",
+    re.S,
+)
+
+
 def test_the_run_exits_0_with_a_report_and_prep_verify_passes(foreign):
     assert foreign.returncode == 0, foreign.log[-3000:]
-    assert "Traceback" not in foreign.log
+    assert "Traceback" not in RAY_LISTING_NOISE.sub("", foreign.log), foreign.log[-3000:]
     assert (foreign.out / "report.html").stat().st_size > 10_000
     assert main(["verify", str(foreign.out)]) == 0
 
