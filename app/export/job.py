@@ -36,6 +36,11 @@ class ExportError(ValueError):
     """The run's output cannot be exported as asked (says what and where)."""
 
 
+def _file_entry(path: Path, root: Path) -> dict:
+    """A written file as export.json lists it: path under DIR, size and sha256."""
+    return {"path": str(path.relative_to(root)), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
 def export_shard(row: dict) -> dict:
     """Ray Data UDF: one shard checked against its sha256 and written in the row's format."""
     path = Path(row["file"])
@@ -46,10 +51,7 @@ def export_shard(row: dict) -> dict:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     written = FORMATS[row["format"]][0](table, prefix)
     tokens = token_count(table)
-    files = [
-        {"path": str(p.relative_to(row["root"])), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-        for p in written
-    ]
+    files = [_file_entry(p, Path(row["root"])) for p in written]
     return {"shard": row["shard"], "split": row["split"], "docs": table.num_rows, "tokens": tokens,
             "files": json.dumps(files)}  # fmt: skip
 
@@ -111,8 +113,7 @@ def export(out: Path, fmt: str, dest: Path, address: str | None = None) -> dict:
         splits = sorted({s["split"] for s in manifest["shards"]})
         for p in FINISH[fmt](building, splits):
             split = p.relative_to(building).parts[0]
-            files.append({"path": str(p.relative_to(building)), "bytes": p.stat().st_size,
-                          "sha256": sha256_file(p), "split": split, "docs": 0, "tokens": 0})  # fmt: skip
+            files.append({**_file_entry(p, building), "split": split, "docs": 0, "tokens": 0})
     tok = manifest["tokenizer"]
     shutil.copyfile(out / tok["path"], building / "tokenizer.json")
     summary = {
