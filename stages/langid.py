@@ -89,7 +89,7 @@ class Stage(BaseStage):
     def setup(self) -> None:
         path = self.config.resolved_model()
         if path is None:
-            raise FileNotFoundError("langid: no fastText model (the bundled lid.176.ftz is missing; set model:)")
+            raise FileNotFoundError("langid: no fastText model (bundled lid.176.ftz missing; set model:)")
         # The low-level binding's per-line predict works in every fastText build (the
         # Python wrapper's list predict is broken under NumPy 2 in some of them).
         self._predict = load_model(path).f.predict
