@@ -6,6 +6,7 @@ type placeholder (`<EMAIL>`) or a consistent pseudonym, and every document is ke
 `pii_counts` (map<string, int32>: entity -> values replaced) says what was found in each
 document; stats get counts per domain and entity, never a value. How it is fast and why it
 finds what Presidio finds: `windows.py`; which recognizers and why: `recognizers.py`.
+Secrets in code (`secrets:`, on for the code domain): `secrets.py`, counted as SECRET_<TYPE>.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ class Stage(BaseStage):
     def _process(self, batch: pa.Table) -> Verdict:
         texts = [t or "" for t in batch.column("text").to_pylist()]
         domains = batch.column("domain").to_pylist()
-        before = Counter(self.scrubber.scanner.counters)
+        before = self.scrubber.counters()
         langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else None
-        found = self.scrubber.find(texts, langs)
+        found = self.scrubber.find(texts, langs, domains)
         new_texts: list[str | None] = []
         counts: list[list[tuple[str, int]]] = []
         rules: list[str | None] = []
@@ -81,7 +82,7 @@ class Stage(BaseStage):
         ).append_column("pii_counts", pa.array(counts, PII_COUNTS))
         table, changed = scrub_columns(self.scrubber, table)
         metrics.columns.update(changed)
-        scanned = Counter(self.scrubber.scanner.counters)
+        scanned = self.scrubber.counters()
         scanned.subtract(before)
         metrics.scan.update(scanned)
         metrics.scan["docs"] += len(texts)

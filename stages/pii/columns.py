@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
-from prep.stages.pii.engine import Scrubber, withheld
+from prep.stages.pii.engine import Scrubber, is_secret, withheld
 from prep.stages.pii.scanner import Found, Hit, resolve
 
 #: Columns of the record that hold strings taken from the input, besides `text`.
@@ -26,15 +26,16 @@ INPUT_STRING_COLUMNS = ("url", "source_id")
 _DELIMITERS_AS_SPACES = str.maketrans({c: " " for c in "/?&=#;:,"})
 
 
-def _scrub_urls(scrubber: Scrubber, values: list[str]) -> list[str]:
-    """Each value with what a scan of its parts found replaced, and credentials as written."""
+def _scrub_urls(scrubber: Scrubber, values: list[str], domains: list[str | None] | None = None) -> list[str]:
+    """Each value with what a scan of its parts found replaced, and credentials as written
+    (and secrets, `?token=ghp_...`, in the values of rows of `secrets.domains`)."""
     try:
         parts = [v.translate(_DELIMITERS_AS_SPACES) for v in values]  # same length: same offsets
-        found = scrubber.find(values + parts)
+        found = scrubber.find(values + parts, domains=domains and domains + domains)
         out = []
         for i, value in enumerate(values):
-            # credentials need the URL as written (`://user:pass@`); the rest, its parts
-            whole = [(a, b, e) for a, b, e in found[i].spans if e == "URL"]
+            # credentials and secrets need the URL as written (`://user:pass@`); the rest, its parts
+            whole = [(a, b, e) for a, b, e in found[i].spans if e == "URL" or is_secret(e)]
             spans = whole + found[len(values) + i].spans
             hits = [Hit(e, a, b, 1.0, False) for a, b, e in spans]
             out.append(scrubber.rewrite(value, Found(resolve(hits), found[i].allowed)))
@@ -58,6 +59,7 @@ def scrub_columns(
     """`batch` with the string columns besides the text scrubbed (in `rows`, or every row);
     and how many values each column had changed (counts only)."""
     changed: dict[str, int] = {}
+    domains = batch.column("domain").to_pylist() if "domain" in batch.column_names else None
     for name in string_columns(batch.schema):
         values = batch.column(name).to_pylist()
         todo = [i for i in (range(len(values)) if rows is None else rows) if values[i]]
@@ -66,7 +68,7 @@ def scrub_columns(
         # `carol%40gmail.com` in a query string is an e-mail too: scan the decoded form, and keep
         # the value as it was written when nothing is found in it.
         decoded = [unquote(values[i]) if "%" in values[i] else values[i] for i in todo]
-        scrubbed = _scrub_urls(scrubber, decoded)
+        scrubbed = _scrub_urls(scrubber, decoded, domains and [domains[i] for i in todo])
         n = 0
         for i, plain, new in zip(todo, decoded, scrubbed, strict=True):
             if new != plain:
@@ -76,7 +78,7 @@ def scrub_columns(
             batch = batch.set_column(index, batch.schema.field(index), pa.array(values, pa.string()))
             changed[name] = n
     if "metadata" in batch.column_names and pa.types.is_string(batch.schema.field("metadata").type):
-        batch, n = _scrub_metadata(scrubber, batch, rows)
+        batch, n = _scrub_metadata(scrubber, batch, rows, domains)
         if n:
             changed["metadata"] = n
     return batch, changed
@@ -105,7 +107,9 @@ def _rebuild(value, new: Iterator):
     return value
 
 
-def _scrub_metadata(scrubber: Scrubber, batch: pa.Table, rows: list[int] | None) -> tuple[pa.Table, int]:
+def _scrub_metadata(
+    scrubber: Scrubber, batch: pa.Table, rows: list[int] | None, domains: list[str | None] | None = None
+) -> tuple[pa.Table, int]:
     """The metadata column's JSON with every string leaf scrubbed like a URL, and every number
     whose digits hold a value (a phone or card number stored as a number) made null: a number
     cannot hold a placeholder, and its type is the field's. Counts the rows changed."""
@@ -123,7 +127,7 @@ def _scrub_metadata(scrubber: Scrubber, batch: pa.Table, rows: list[int] | None)
         return batch, 0
     texts = [str(leaves[i][j]) for i, j in flat]
     decoded = [unquote(t) if "%" in t else t for t in texts]
-    scrubbed = _scrub_urls(scrubber, decoded)
+    scrubbed = _scrub_urls(scrubber, decoded, domains and [domains[i] for i, _ in flat])
     new = {i: list(leaves[i]) for i in todo}
     for (i, j), plain, out in zip(flat, decoded, scrubbed, strict=True):
         if out != plain:

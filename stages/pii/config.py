@@ -52,6 +52,44 @@ DEFAULT_PHONE_REGIONS = (
 DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt")
 
 
+#: Secret types `pii.secrets.types` accepts, in priority order (see stages/pii/secrets.py: each
+#: is one of detect-secrets' plugins, google_api_key prep's own regex).
+SECRET_TYPES = (
+    "private_key",
+    "aws_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "stripe_key",
+    "twilio_key",
+    "google_api_key",
+    "openai_key",
+    "sendgrid_key",
+    "pypi_token",
+    "npm_token",
+    "azure_storage_key",
+    "square_oauth",
+    "jwt",
+    "basic_auth",
+    "keyword",
+    "high_entropy",
+)
+SecretType = Literal[SECRET_TYPES]  # type: ignore[valid-type]
+
+
+class SecretsConfig(BaseModel):
+    """Credentials in code (`pii.secrets`): on for code domains, every value becomes <SECRET>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    domains: list[str] | None = Field(default_factory=lambda: ["code"])  # null: every domain
+    types: list[SecretType] = Field(default_factory=lambda: list(SECRET_TYPES), min_length=1)
+
+    def applies_to(self, domain: str | None) -> bool:
+        return self.enabled and (self.domains is None or domain in self.domains)
+
+
 class AllowConfig(BaseModel):
     """Values left as they are (counted as `allowed`): public examples, well-known addresses."""
 
@@ -74,6 +112,7 @@ class Config(StageConfig):
     allow: AllowConfig = AllowConfig()
     ner_model: str | None = None  # an installed spaCy package (en_core_web_sm): PERSON, LOCATION, ORG
     drop_if_over: int | None = Field(default=None, ge=0)  # drop documents with more PII values
+    secrets: SecretsConfig = SecretsConfig()  # AWS keys, tokens, private keys, passwords in code
 
     @field_validator("languages")
     @classmethod

@@ -6,7 +6,8 @@ configs/mix.yaml with the PII stage last, 14 of the sample's 185 planted pattern
 The runner maps this UDF over `rejected/` when the config has a `pii` stage: the text (and
 the URL: stages/pii/columns.py) of rows rejected by `read` or by a stage listed before `pii`
 is scrubbed the same way the
-stage scrubs kept documents (same recognizers, allow-list, placeholders or pseudonyms).
+stage scrubs kept documents (same recognizers, allow-list, placeholders or pseudonyms, and
+secrets in the rows of `secrets.domains`: a code file a reader rejected keeps no key).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class ScrubRejected:
         rows = [i for i, (t, scrub) in enumerate(zip(texts, todo, strict=True)) if scrub and t]
         if not rows:
             return batch
-        for i, text in zip(rows, self.scrubber.scrub([texts[i] for i in rows]), strict=True):
+        domains = batch.column("domain").to_pylist() if "domain" in batch.column_names else None
+        scrubbed = self.scrubber.scrub([texts[i] for i in rows], domains and [domains[i] for i in rows])
+        for i, text in zip(rows, scrubbed, strict=True):
             texts[i] = text
         index = batch.schema.get_field_index("text")
         return batch.set_column(
