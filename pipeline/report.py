@@ -2,7 +2,7 @@
 network) built from stats.json, manifest.json and the shards.
 
 Sections appear when the run has what they show: the funnel, languages, perplexity,
-duplicates, PII, contamination, the mixture, the shards and document lengths.
+the quality classifier, duplicates, PII, contamination, the mixture, the shards and document lengths.
 """
 
 from __future__ import annotations
@@ -130,6 +130,38 @@ def perplexity(stats: dict) -> str:
         f"{table(['language|domain', 'docs', f'p{p[0]:g}', f'p{p[1]:g}'], rows)}"
         f"{table(['domain', 'head', 'middle', 'tail', 'unscored'], brows)}"
     )
+
+
+def classifier(stats: dict) -> str:
+    """Score histograms per domain, what each keep policy dropped, top-percent cutoffs."""
+    stage = _stage(stats, "classifier")
+    metrics = (stage or {}).get("metrics", {})
+    hists = metrics.get("score_histogram")
+    if not hists:
+        return ""
+    fig, ax = figure(9, 3.0)
+    for domain, counts in sorted(hists.items()):
+        edges = np.arange(len(counts)) / len(counts)
+        ax.step(edges, counts, where="post", label=domain)
+    ax.set_xlabel("classifier score (probability of the reference label)")
+    ax.set_ylabel("documents")
+    ax.set_title("quality classifier scores, by domain (before the keep policy)")
+    ax.legend(fontsize=8)
+    rows = [
+        [d, _n(v["in"]["docs"]), _n(v["kept"]["docs"]), _n(v["dropped"]["docs"])]
+        for d, v in sorted(stage["domains"].items())
+        if d in hists
+    ]
+    parts = [f"<h2>Quality classifier</h2>{png(fig)}", table(["domain", "scored", "kept", "dropped"], rows)]
+    fit = metrics.get("fit")
+    if fit:
+        cut = fit["cutoff_score"]
+        groups = [
+            [g, _n(n), f"{cut[g]:.4g}" if g in cut else f"pooled {fit['pooled_cutoff_score']:.4g}"]
+            for g, n in sorted(fit["group_docs"].items())
+        ]
+        parts.append(table([f"group (top {fit['keep_top']:g}% kept)", "docs", "lowest score kept"], groups))
+    return "".join(parts)
 
 
 def duplicates(stats: dict) -> str:
@@ -306,6 +338,7 @@ def write_report(out: Path) -> Path:
         funnel(stats),
         languages(stats),
         perplexity(stats),
+        classifier(stats),
         duplicates(stats),
         pii(stats),
         contamination(stats),

@@ -106,6 +106,33 @@ def quality_table(stats: dict) -> Table | None:
     return table
 
 
+def classifier_table(stats: dict) -> Table | None:
+    """Scored, kept and dropped per domain, and the median score bin."""
+    stage = next((s for s in stats["stages"] if s["name"] == "classifier"), None)
+    hists = (stage or {}).get("metrics", {}).get("score_histogram")
+    if not hists:
+        return None
+    table = Table(title="quality classifier: scores and drops", title_justify="left")
+    for col in ("domain", "scored", "kept", "dropped", "median score"):
+        table.add_column(col, justify="left" if col == "domain" else "right")
+    for domain, counts in sorted(hists.items()):
+        d = stage["domains"].get(domain, {})
+        half, seen, median = sum(counts) / 2, 0, ""
+        for i, c in enumerate(counts):
+            seen += c
+            if seen >= half and c:
+                median = f"{i / len(counts):.2f}-{(i + 1) / len(counts):.2f}"
+                break
+        table.add_row(
+            domain,
+            f"{sum(counts):,}",
+            f"{d.get('kept', {}).get('docs', 0):,}",
+            f"{d.get('dropped', {}).get('docs', 0):,}",
+            median,
+        )
+    return table
+
+
 def mixture_table(manifest: dict) -> Table | None:
     """Target vs achieved training tokens per domain, epochs, and the validation split."""
     mix = manifest.get("mix")
@@ -147,7 +174,12 @@ def print_summary(stats: dict, console: Console | None = None, manifest: dict | 
     if not console.is_terminal:  # logs and pipes: do not squeeze the table into 80 columns
         console.width = max(console.width, 150)
     console.print(funnel_table(stats))
-    for extra in (language_table(stats), quality_table(stats), mixture_table(manifest or {})):
+    for extra in (
+        language_table(stats),
+        quality_table(stats),
+        classifier_table(stats),
+        mixture_table(manifest or {}),
+    ):
         if extra is not None:
             console.print(extra)
     _print_unreadable(stats, console)

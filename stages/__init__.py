@@ -14,6 +14,7 @@ from types import ModuleType
 STAGE_MODULES: dict[str, str] = {
     "langid": "prep.stages.langid",
     "quality": "prep.stages.quality",
+    "classifier": "prep.stages.classifier",
     "dedup": "prep.stages.dedup",
     "pii": "prep.stages.pii",
     "decontam": "prep.stages.decontam",

@@ -34,7 +34,7 @@ FORMAT_READERS: dict[str, Reader] = {
     "wet": read_wet,
 }
 
-__all__ = ["FORMAT_READERS", "read_file", "read_texts"]
+__all__ = ["FORMAT_READERS", "guess_format", "read_file", "read_source_texts", "read_texts"]
 
 log = logging.getLogger("prep")
 
@@ -50,13 +50,34 @@ def read_file(
     return reader(file, source, batch_rows, batch_bytes)
 
 
+def guess_format(pattern: str) -> str:
+    """A source format from a file name or glob (JSON Lines unless the name says otherwise)."""
+    name = pattern.lower()
+    for ext, fmt in ((".parquet", "parquet"), (".txt", "text"), (".warc", "warc"), (".wet", "wet")):
+        if ext in name:
+            return fmt
+    return "jsonl"
+
+
 def read_texts(paths: list[str], fmt: str, text_field: str = "text") -> Iterator[str]:
     """Texts of the documents in `paths` (globs), read by prep's own readers; records the
     readers reject (bad JSON, missing text) are skipped and counted in the log."""
     source = SourceConfig(name="lm", domain="lm", format=fmt, paths=paths, text_field=text_field)
+    return read_source_texts(source)
+
+
+def read_source_texts(source: SourceConfig) -> Iterator[str]:
+    """Texts of one source's documents, in file order, read in this process (model training
+    reads its bounded sample this way; runs read in Ray workers)."""
+    paths = source.paths
     files = list_input_files(paths)
     if not files:
         raise FileNotFoundError(f"no file matches {paths}")
+    return _texts(files, source)
+
+
+def _texts(files: list[InputFile], source: SourceConfig) -> Iterator[str]:
+    paths = source.paths
     rejected = 0
     for file in files:
         for table in read_file(file, source):

@@ -1,0 +1,182 @@
+"""Model-based quality: a fastText classifier scores each document, the stage keeps the ones
+that look like the reference text it was trained on (GPT-3, DCLM, NeMo Curator's and
+datatrove's fastText filters).
+
+Every document of the stage's domains gets `quality_score`, the model's probability of
+`label` (DCLM's published model as it is: `label: hq`). What is kept:
+- `threshold`: score >= threshold (streaming);
+- `pareto_alpha`: GPT-3's draw, kept when `pareto(alpha) > 1 - score`, one seeded draw per
+  document id (streaming, the same in any batch, worker or retry);
+- `keep_top`: the top percent of each `by` group, like the perplexity buckets: a global
+  stage whose fit sums score histograms from Ray workers (`keep.py`);
+- none of them: score only, keep everything.
+The model loads once per actor; `prep classifier train` makes one from reference sources.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from prep.core.files import file_stamp
+from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
+from prep.core.stage import Stage as BaseStage
+from prep.stages.classifier.fasttext_model import (
+    FastTextScorer,
+    NotAFastTextModel,
+    fasttext_labels,
+    full_label,
+)
+from prep.stages.classifier.keep import (
+    LOGIT_BINS,
+    bin_counts,
+    bin_score,
+    cutoffs,
+    group_keys,
+    logit_bins,
+    pareto_keep,
+    report_histogram,
+)
+
+__all__ = ["SCORE_COLUMN", "Config", "Stage"]
+
+SCORE_COLUMN = "quality_score"
+
+
+class Config(StageConfig):
+    #: The top-percent cutoffs are fit-only: a new `keep_top` reuses the scores.
+    fit_fields: ClassVar[frozenset[str]] = frozenset({"keep_top", "by", "min_docs"})
+
+    model: str = Field(min_length=1)  # a fastText supervised model (.bin or .ftz)
+    label: str = "hq"  # score = probability of this label (`hq` or `__label__hq`)
+    max_chars: int | None = Field(default=None, ge=1)  # score the first N characters only
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    pareto_alpha: float | None = Field(default=None, gt=0)  # GPT-3 used 9
+    keep_top: float | None = Field(default=None, gt=0, le=100)  # percent of each group kept
+    by: list[Literal["lang", "domain"]] = Field(default=["lang", "domain"], min_length=1)
+    min_docs: int = Field(default=20, ge=1)  # smaller groups use the pooled cutoff
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> Config:
+        chosen = [k for k in ("threshold", "pareto_alpha", "keep_top") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"set one of threshold, pareto_alpha, keep_top (got {', '.join(chosen)})")
+        return self
+
+    def fingerprint(self, phase: str = "all") -> dict:
+        """The config plus the stamp of the model file."""
+        return {**super().fingerprint(phase), "model_file": file_stamp(self.model)}
+
+    def check_files(self) -> list[str]:
+        path = Path(self.model)
+        if not path.is_file():
+            return [f"model: file not found: {path}"]
+        try:
+            labels = fasttext_labels(path)
+        except (NotAFastTextModel, OSError) as exc:
+            return [f"model: not a fastText model: {path} ({exc})"]
+        if full_label(self.label) not in labels:
+            shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
+            return [f"label: the model {path} has no label {full_label(self.label)} (its labels: {shown})"]
+        return []
+
+
+class Stage(BaseStage):
+    name = "classifier"
+    stateful = True
+    barrier = True  # only with keep_top (see is_global)
+    output_fields = (pa.field(SCORE_COLUMN, pa.float32()),)
+    fit_columns = (SCORE_COLUMN, "lang")
+    uses_run_seed = True  # the Pareto draws
+
+    config: Config
+
+    @classmethod
+    def is_global(cls, config: StageConfig) -> bool:
+        return getattr(config, "keep_top", None) is not None
+
+    def setup(self) -> None:
+        self.scorer = FastTextScorer(Path(self.config.model), self.config.label, self.config.max_chars)
+
+    def process(self, batch: pa.Table) -> Verdict:
+        scores = self.scorer.scores(batch.column("text").to_pylist())
+        rules, reasons = self._decide(batch, scores)
+        table = batch.append_column(SCORE_COLUMN, pa.array(scores, pa.float32()))
+        return Verdict(table, rules, reasons, self._metrics(batch, scores, rules))
+
+    def _decide(self, batch: pa.Table, scores: np.ndarray) -> tuple[list, list]:
+        c = self.config
+        n = len(scores)
+        if c.threshold is not None:
+            keep = scores >= np.float32(c.threshold)
+            rule, why = "classifier_below_threshold", f"< threshold {c.threshold:g}"
+        elif c.pareto_alpha is not None:
+            keep = pareto_keep(batch.column("id").to_pylist(), scores, c.pareto_alpha, self.run_seed)
+            rule, why = "classifier_pareto", f"not drawn (Pareto alpha {c.pareto_alpha:g})"
+        else:  # score only, or keep_top (decided in apply)
+            return [None] * n, [None] * n
+        rules = [None if k else rule for k in keep]
+        reasons = [
+            None if k else f"classifier score {s:.3f} {why}" for k, s in zip(keep, scores, strict=True)
+        ]
+        return rules, reasons
+
+    @staticmethod
+    def _metrics(batch: pa.Table, scores: np.ndarray, rules: list) -> dict[str, Any]:
+        """Score histograms per domain (every scored document, before the keep policy): counts
+        only, summed over batches; `REPORT_BINS` equal bins over [0, 1]."""
+        domains = np.array(batch.column("domain").to_pylist(), dtype=object)
+        return {
+            "score_histogram": {str(d): report_histogram(scores[domains == d]) for d in sorted(set(domains))}
+        }
+
+    def fit(self, data, ctx: FitContext) -> FitResult:
+        """Top-percent cutoffs per group from (group, bin) counts summed by Ray Data."""
+        by = list(self.config.by)
+        counts = (
+            data.map_batches(lambda t: bin_counts(t, SCORE_COLUMN, by), batch_format="pyarrow")
+            .groupby(["group", "bin"])
+            .sum("count")
+        )
+        hists: dict[str, np.ndarray] = {}
+        for part in counts.iter_batches(batch_format="pyarrow"):
+            groups = part.column("group").to_pylist()
+            bins = part.column("bin").to_numpy()
+            values = part.column("sum(count)").to_numpy()
+            for g, b, v in zip(groups, bins, values, strict=True):
+                hists.setdefault(g, np.zeros(LOGIT_BINS, dtype=np.int64))[b] += v
+        per, pooled, small = cutoffs(hists, self.config.keep_top, self.config.min_docs)
+        metrics = {
+            "keep_top": self.config.keep_top,
+            "by": by,
+            "group_docs": {g: int(h.sum()) for g, h in sorted(hists.items())},
+            "cutoff_score": {g: round(bin_score(b), 6) for g, b in per.items()},
+            "pooled_cutoff_score": None if pooled is None else round(bin_score(pooled), 6),
+            "small_groups": small,
+        }
+        return FitResult({"cutoffs": per, "pooled": pooled}, metrics)
+
+    def setup_apply(self, state: dict[str, Any], files: Path) -> None:
+        self.cutoffs: dict[str, int] = state["cutoffs"]
+        self.pooled: int | None = state["pooled"]
+
+    def apply(self, batch: pa.Table) -> Verdict:
+        scores = batch.column(SCORE_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64)
+        bins = logit_bins(np.nan_to_num(scores))
+        rules: list[str | None] = []
+        reasons: list[str | None] = []
+        top = self.config.keep_top
+        for key, b, s in zip(group_keys(batch, list(self.config.by)), bins, scores, strict=True):
+            cut = self.cutoffs.get(key, self.pooled)
+            if cut is None or b >= cut:
+                rules.append(None)
+                reasons.append(None)
+            else:
+                rules.append("classifier_not_top")
+                lowest = bin_score(cut)
+                reasons.append(f"classifier score {s:.3f} below the top {top:g}% of {key} ({lowest:.3f})")
+        return Verdict(batch, rules, reasons)
