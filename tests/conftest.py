@@ -42,6 +42,13 @@ def default_lm(sample_dir: Path) -> Path:
     return ensure_default_model(REPO / DEFAULT_MODEL_DIR, sample_dir)
 
 
+def default_classifier() -> Path:
+    """The sample's quality classifier (wiki, books, papers vs web; trained once, ~7 s)."""
+    from prep.bootstrap import DEFAULT_CLASSIFIER, ensure_default_classifier
+
+    return ensure_default_classifier(REPO / DEFAULT_CLASSIFIER, SAMPLE)
+
+
 @pytest.fixture(scope="session")
 def sample_manifest(sample_dir: Path) -> dict:
     return json.loads((sample_dir / "MANIFEST.json").read_text())
@@ -60,6 +67,8 @@ def mix_config(tmp: Path, **run_overrides) -> dict:
     for entry in data["stages"]:
         for spec in entry.get("quality", {}).get("perplexity", {}).values():
             spec["dir"] = str(REPO / spec["dir"])
+        if "classifier" in entry:
+            entry["classifier"]["model"] = str(default_classifier())
     data["run"].update({"output": str(tmp / "out"), "work_dir": str(tmp / "cache"), **run_overrides})
     return data
 

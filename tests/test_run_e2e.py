@@ -29,7 +29,17 @@ def test_outputs_exist_and_add_up(first_run):
     out = tmp / "out"
     stats = json.loads((out / "stats.json").read_text())
     stage_names = [s["name"] for s in stats["stages"]]
-    assert stage_names == ["read", "langid", "quality", "dedup", "pii", "decontam", "tokenize", "mix"]
+    assert stage_names == [
+        "read",
+        "langid",
+        "quality",
+        "classifier",
+        "dedup",
+        "pii",
+        "decontam",
+        "tokenize",
+        "mix",
+    ]
     assert all(not p.reused for p in result.passes)
     for s in stats["stages"]:
         assert s["in"]["docs"] == s["kept"]["docs"] + s["dropped"]["docs"]
