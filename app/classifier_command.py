@@ -67,6 +67,7 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
         epoch=args.epoch,
         lr=args.lr,
         min_count=args.min_count,
+        bucket=args.bucket,
         threads=args.threads,
         seed=args.seed,
         max_chars=args.max_chars,
@@ -116,6 +117,7 @@ def add_classifier_parser(sub) -> None:
     p.add_argument("--epoch", type=int, default=20, help="epochs (default 20)")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--min-count", type=int, default=2, help="words seen fewer times are dropped")
+    p.add_argument("--bucket", type=int, default=200_000, help="n-gram hash buckets (default 200000)")
     p.add_argument("--threads", type=int, default=1, help="1 (default) is reproducible, more is not")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-chars", type=int, help="train on the first N characters of each document")

@@ -45,6 +45,10 @@ class TrainSettings:
     epoch: int = 20
     lr: float = 0.5
     min_count: int = 2
+    #: Hash buckets of the word bigrams: fastText's default 2M makes a 64-wide model 523 MB
+    #: (2M x 64 x 4 bytes), loaded by every actor; 200k makes it ~55 MB, enough for the
+    #: n-grams of 50k documents per class.
+    bucket: int = 200_000
     threads: int = 1
     seed: int = 0
     max_chars: int | None = None
@@ -138,6 +142,7 @@ def train_classifier(
             epoch=settings.epoch,
             lr=settings.lr,
             minCount=settings.min_count,
+            bucket=settings.bucket,
             thread=settings.threads,
             seed=settings.seed,
             verbose=0,
