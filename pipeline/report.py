@@ -200,7 +200,8 @@ def pii(stats: dict) -> str:
     if not stage:
         return ""
     metrics = stage.get("metrics", {})
-    entities = metrics.get("entities") or metrics.get("counts") or {}
+    # the stage writes {domain: {entity: n}} under "found" (secrets as SECRET_<TYPE>)
+    entities = metrics.get("found") or metrics.get("entities") or metrics.get("counts") or {}
     totals: dict[str, int] = {}
     for key, value in entities.items():  # {entity: n} or {domain: {entity: n}}
         if isinstance(value, dict):

@@ -24,6 +24,7 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from detect_secrets.filters import heuristic
 from detect_secrets.plugins.aws import AWSKeyDetector
@@ -123,6 +124,28 @@ CREDENTIAL_WORDS = (
 )
 
 
+#: A credential word must end at most this many characters before a high-entropy string: a
+#: line of 200 Cocoa class names holding "ACAccountCredential" vouches for none of them.
+CREDENTIAL_REACH = 40
+#: Shortest high-entropy string counted: generated tokens have 20+ characters; 16 hex digits
+#: are an assembly's publicKeyToken or a short id.
+MIN_HIGH_ENTROPY = 20
+
+
+#: What may stand between a credential word and the quote of the value it names: the rest of the
+#: name, a closing quote or bracket and an assignment (`auth_token = "`, `"X-Api-Token": "`,
+#: `set_token("`); not a call on another name (`AutoTokenizer.from_pretrained("`).
+_ASSIGNMENT = re.compile(r"[\w\-]*[\"'\]]?\s*(?:[:=!]=?=?>?|\()\s*")
+
+
+def _assigned_to(words: re.Pattern, lower: str, quote: int) -> bool:
+    """Whether the string opening at `quote` is assigned to a name holding a credential word."""
+    for m in words.finditer(lower, max(0, quote - CREDENTIAL_REACH), quote):
+        if _ASSIGNMENT.fullmatch(lower, m.end(), quote):
+            return True
+    return False
+
+
 class HighEntropyDetector:
     """detect-secrets' Base64 and Hex high-entropy plugins (their limits, 4.5 and 3.0),
     reported as one type; only run on lines with a credential word (see `TYPES`)."""
@@ -193,6 +216,8 @@ _PLACEHOLDER_WORDS = frozenset(
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.:][A-Za-z_][A-Za-z0-9_]*)*")
 _CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # DB_PASSWORD: an environment variable's name
 _REPEATED = re.compile(r"(.)\1{3,}")  # xxxx, ****, 0000
+_FILE_NAME = re.compile(r"[\w.-]+\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|ya?ml|txt|env|ini|cfg|conf|toml)")
+_SLUG = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")  # azure-service-principal: a name (no digit in it)
 _FORMAT = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?[sdrfx]|\{[^{}]*\}|\$\w|\\[nt]")
 
 
@@ -204,6 +229,15 @@ def _placeholder(value: str) -> bool:
 def _glued(text: str, start: int, end: int) -> bool:
     """Whether a letter or digit touches the span: part of a longer run, not a token."""
     return (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
+
+
+_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def _wordy(identifier: str) -> bool:
+    """Whether an identifier reads as words (PasswordField, login_password, ACAccountCredential:
+    at most one part of 1-2 letters), not as random letters (BHTICOxyiApdGsR: B..., Gs, R)."""
+    return sum(len(p) <= 2 for p in _PART.findall(identifier)) <= 1
 
 
 def _classes(value: str) -> int:
@@ -220,19 +254,23 @@ def _entropy(value: str) -> float:
 
 
 def _plausible(value: str) -> bool:
-    """Whether a value after a secret keyword can be a credential rather than code.
+    """Whether a value after a secret keyword (or in a URL's password) can be a credential
+    rather than code or an example.
 
-    Real code assigns names, messages and formats to `password`/`secret` variables far more
-    often than literals: on 2,000 files of installed packages detect-secrets' keyword rule
-    alone changed 4.3 in 100 (`secret = "SECRET_KEY"`, `password="Enter password: "`,
-    `pwd = "%s"`). A credential is one token of 6+ characters, not a placeholder word, not an
-    identifier or constant name, not a format string, and mixes at least two character
-    classes or is as random as detect-secrets' high-entropy limit asks."""
+    Code assigns names, messages and formats to `password`/`secret` variables and writes
+    `user:pass@host` in docstrings far more often than it holds a credential (on installed
+    packages' sources: `PRIVATE_KEY_NAME = "ray-bootstrap-key.pem"`,
+    `SecretId="azure-service-principal-oss-release"`, `postgres://user:pass@localhost`). A
+    credential is one token of 6+ characters, not a placeholder word, an identifier, a
+    constant's name, a file name, a slug of lower-case words or a format string, and mixes
+    at least two character classes or is as random as a generated one (entropy >= 3.5 bits)."""
     if len(value) < 6 or len(value) > 200 or any(c.isspace() for c in value) or _placeholder(value):
         return False
     if _REPEATED.search(value) or _FORMAT.search(value) or _CONSTANT.fullmatch(value):
         return False
-    if _IDENTIFIER.fullmatch(value) and not any(c.isdigit() for c in value):
+    if _FILE_NAME.fullmatch(value) or _SLUG.fullmatch(value):
+        return False
+    if _IDENTIFIER.fullmatch(value) and not any(c.isdigit() for c in value) and _wordy(value):
         return False  # a name (login_password, self.secret, PasswordField), not a literal
     return _classes(value) >= 2 or _entropy(value) >= 3.5
 
@@ -259,6 +297,12 @@ def _lines(text: str, positions: Iterable[int]) -> list[tuple[int, int]]:
     return out
 
 
+def _lower(text: str) -> str:
+    """`text` lower-cased, offsets kept ('İ' lower-cases to two characters: ASCII only then)."""
+    lower = text.lower()
+    return lower if len(lower) == len(text) else text.translate(_ASCII_LOWER)
+
+
 def _find_all(text: str, needle: str) -> list[int]:
     out, pos = [], text.find(needle)
     while pos >= 0:
@@ -281,6 +325,8 @@ def _regex_spans(
         yield reported, (m.span(groups[0]) if value_group and groups else m.span())
 
 
+#: The rest of a JWT after detect-secrets' lazy match (header.payload.): the signature.
+_JWT_TAIL = re.compile(r"[A-Za-z0-9\-_.+/=]*")
 #: The end line of a private-key block (PEM, OpenSSH, PGP) and PuTTY's last line.
 _KEY_END = re.compile(r"-----END [A-Z0-9 ]*(?:PRIVATE KEY|KEY BLOCK)-----|Private-MAC: *[0-9a-fA-F]+")
 #: A line of a key body (base64, PEM headers, quotes and escapes of a string literal).
@@ -374,9 +420,7 @@ class SecretsDetector:
         """Lines holding a type's words, found in two steps: the few short roots in the whole
         lower-cased document (each `in` is a C scan; 40 words cost 2x the time of 12 roots),
         then the type's own words in the lines with a root."""
-        lower = text.lower()
-        if len(lower) != len(text):  # 'İ' lower-cases to two characters: keep offsets
-            lower = text.translate(_ASCII_LOWER)
+        lower = _lower(text)
         positions = [p for r in self.roots if r in lower for p in _find_all(lower, r)]
         for start, end in _lines(text, positions):
             for name, words in self.word_types.items():
@@ -387,12 +431,19 @@ class SecretsDetector:
         """Spans of the secrets the type's plugin reports in one line."""
         plugin = self.plugins[name]
         if isinstance(plugin, HighEntropyDetector):
+            lower = _lower(line)
+            words = self.word_types[name]
             spans = []
             for p in plugin.plugins:
                 for m in p.regex.finditer(line):
-                    value = m.group(2)
-                    if p.calculate_shannon_entropy(value) > p.entropy_limit and _kept(value, line, p):
-                        spans.append(m.span(2))
+                    value, (a, b) = m.group(2), m.span(2)
+                    if (
+                        len(value) >= MIN_HIGH_ENTROPY
+                        and _assigned_to(words, lower, a - 1)
+                        and p.calculate_shannon_entropy(value) > p.entropy_limit
+                        and _kept(value, line, p)
+                    ):
+                        spans.append((a, b))
             return spans
         if isinstance(plugin, KeywordDetector):
             spans = []
@@ -403,14 +454,16 @@ class SecretsDetector:
                         spans.append(m.span(group))
             return spans
         values = set(plugin.analyze_string(line))
-        if name == "basic_auth":  # "://user:password@host" in a docstring is an example
-            values = {v for v in values if not _placeholder(v)}
+        if name == "basic_auth":  # "://user:pass@host" in a docstring is an example
+            values = {v for v in values if _plausible(unquote(v))}
         if not values:
             return []
         spans = []
         for pattern in plugin.denylist:
             for reported, (a, b) in _regex_spans(pattern, line, TYPES[name].value_group):
                 if all(r in values for r in reported) and _kept(line[a:b], line, plugin):
+                    if name == "jwt":  # its regex ends lazily, before the signature: take it too
+                        b = _JWT_TAIL.match(line, b).end()
                     spans.append((a, b))
         return spans
 
