@@ -19,10 +19,10 @@ wrote, so that recall measured on it says how prep does on data it was not tuned
   JCB 3528-3589 16-19, Diners 300-305/36/38 14, UnionPay 62 16-19, Maestro 12-19,
   Mir 2200-2204 16) with a valid Luhn digit, compact, in groups of four, or in the
   network's grouping (Amex 4-6-5, Diners 4-6-4), with spaces or dashes;
-- IBANs: Faker's `iban()` in every locale with its own bank provider (countries of the
-  SWIFT IBAN registry only, as listed in Presidio's `iban_patterns`: Faker also makes
-  IBAN-shaped numbers for Bangladesh and others that have none), compact or in groups of
-  four, upper or lower case;
+- IBANs: Faker's `iban()` in every locale with its own bank provider, compact or in groups
+  of four, upper or lower case; only those of the SWIFT IBAN registry's countries and
+  lengths, as Presidio's `iban_patterns` lists them (Faker also makes IBAN-shaped numbers
+  for Bangladesh, which has none, and 21-character GB ones in en_IN);
 - e-mails (`email`, `free_email`, `company_email` in every locale, ASCII only), IPv4/IPv6
   (`ipv4_public`, `ipv6`), US SSNs (`ssn` en_US, with dashes or spaces), MACs
   (`mac_address`: colons, dashes, Cisco dots, upper or lower case), Bitcoin addresses
@@ -47,6 +47,7 @@ Two splits keep the set out of the code's tuning loop:
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -397,8 +398,8 @@ def iban_values(split: str, rng: random.Random) -> list[tuple[str, str]]:
             continue  # the default (GB) provider: counted once, as en_GB
         for _ in range(2):
             iban = fake.iban()
-            if iban[:2] not in regex_per_country:
-                continue
+            if iban[:2] not in regex_per_country or not re.fullmatch(regex_per_country[iban[:2]], iban):
+                continue  # not an IBAN country, or Faker's length is wrong (en_IN's 21-character GB ones)
             form = rng.choice(["compact", "spaced", "lower-spaced", "lower"])
             if "spaced" in form:
                 iban = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))

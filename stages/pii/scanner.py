@@ -11,6 +11,7 @@ from prep.stages.pii.allow import AllowList
 from prep.stages.pii.config import Config
 from prep.stages.pii.context import ContextWords, boosted
 from prep.stages.pii.recognizers import (
+    FreePhoneRecognizer,
     PhoneContextRecognizer,
     PhoneRecognizer,
     build_recognizers,
@@ -23,6 +24,7 @@ from prep.stages.pii.windows import (
     compile_candidate,
     count_digits,
     find_spans,
+    free_phone_shaped,
     phone_shaped,
     windows,
 )
@@ -47,8 +49,11 @@ class Gate:
 
     entity: str
     free_digits: int | None  # candidates with this many digits need no context word; None: all do
+    written_as_phone: bool = False  # only candidates written like phone numbers, context or not
 
     def passes(self, text: str, span: tuple[int, int], context: ContextWords) -> bool:
+        if self.written_as_phone:
+            return free_phone_shaped(text, *span)
         if self.free_digits is not None and phone_shaped(text, *span, self.free_digits):
             return True
         return context.found_before(text, span[0])
@@ -107,6 +112,9 @@ class Scanner:
         self.thresholds = {e: config.threshold_for(e) for e in everything}
         self.allow = AllowList(config.allow)
         groups: dict[tuple, list[str]] = {}
+        #: (patterns, gate, name) -> entity -> recognizers, for groups that run others than the
+        #: entity's own (name: which ones; None for the entity's own)
+        self.group_recognizers: dict[tuple, dict[str, list]] = {}
         for entity in entities:
             patterns = CANDIDATES[entity] + ((URL_ANY,) if entity == "URL" and config.url == "all" else ())
             ceiling, threshold = SCORE_CEILING.get(entity, 1.0), self.thresholds[entity]
@@ -118,12 +126,27 @@ class Scanner:
                 gate = Gate(entity, None)
             elif context_gate and entity == "PHONE_NUMBER":
                 gate = Gate(entity, FREE_PHONE_DIGITS)
-            groups.setdefault((patterns, gate), []).append(entity)
+            groups.setdefault((patterns, gate, None), []).append(entity)
+            # phone numbers written as such count without a phone word (FreePhoneRecognizer) when
+            # the threshold needs one for phonenumbers' 0.4 but not for the free recognizer's 0.5
+            if entity == "PHONE_NUMBER" and ceiling < threshold <= FreePhoneRecognizer.SCORE:
+                free = Gate(entity, None, written_as_phone=True) if context_gate else None
+                key = (patterns, free, FreePhoneRecognizer.NAME)
+                groups.setdefault(key, []).append(entity)
+                recognizer = FreePhoneRecognizer(config.phone_regions)
+                self.group_recognizers[key] = {entity: [recognizer]}
         #: entities sharing a candidate regex (card, SSN: digit runs) share windows
         self.groups = [
-            (p, gate, names, min(MIN_DIGITS.get(n, 0) for n in names)) for (p, gate), names in groups.items()
+            (
+                p,
+                gate,
+                names,
+                min(MIN_DIGITS.get(n, 0) for n in names),
+                self.group_recognizers.get((p, gate, name), self.recognizers),
+            )
+            for (p, gate, name), names in groups.items()
         ]
-        self.patterns = {p: compile_candidate(p) for patterns, _ in groups for p in patterns}
+        self.patterns = {p: compile_candidate(p) for patterns, _, _ in groups for p in patterns}
         self.counters: Counter = Counter()  # windows and characters analysed, for metrics
 
     def detect(self, texts: list[str]) -> list[list[Hit]]:
@@ -136,7 +159,7 @@ class Scanner:
         """
         hits: list[list[Hit]] = [[] for _ in texts]
         found: list[dict[str, list[tuple[int, int]]]] = [{} for _ in texts]  # scanned once per pattern
-        for patterns, gate, names, min_digits in self.groups:
+        for patterns, gate, names, min_digits, recognizers in self.groups:
             chunks: list[str] = []
             where: list[tuple[int, int]] = []  # (document, offset of the window in it) per chunk
             for i, text in enumerate(texts):
@@ -151,7 +174,9 @@ class Scanner:
                     spans.sort()
                 if min_digits > 4:
                     spans = [s for s in spans if count_digits(text, *s) >= min_digits]
-                if gate is not None:
+                if gate is not None and gate.written_as_phone:  # (most digit runs are years: 4 characters)
+                    spans = [s for s in spans if s[1] - s[0] >= 6 and free_phone_shaped(text, *s)]
+                elif gate is not None:
                     context = self.context[gate.entity]
                     spans = [s for s in spans if gate.passes(text, s, context)]
                 for start, end in windows(text, spans):
@@ -159,11 +184,17 @@ class Scanner:
                     where.append((i, start))
             for lo in range(0, len(chunks), WINDOWS_PER_CALL):
                 self._analyze(
-                    chunks[lo : lo + WINDOWS_PER_CALL], where[lo : lo + WINDOWS_PER_CALL], names, hits
+                    chunks[lo : lo + WINDOWS_PER_CALL],
+                    where[lo : lo + WINDOWS_PER_CALL],
+                    names,
+                    recognizers,
+                    hits,
                 )
         return hits
 
-    def _analyze(self, chunks: list[str], where: list[tuple[int, int]], names: list[str], hits) -> None:
+    def _analyze(
+        self, chunks: list[str], where: list[tuple[int, int]], names: list[str], recognizers, hits
+    ) -> None:
         joined = "\n".join(chunks)
         starts, pos = [], 0
         for chunk in chunks:
@@ -172,7 +203,7 @@ class Scanner:
         self.counters["windows"] += len(chunks)
         self.counters["window_chars"] += len(joined) - len(chunks) + 1
         for entity in names:
-            for recognizer in self.recognizers[entity]:
+            for recognizer in recognizers[entity]:
                 phone_word = isinstance(recognizer, PhoneContextRecognizer)
                 for r in recognizer.analyze(joined, [entity], None):
                     k = bisect_right(starts, r.start) - 1
