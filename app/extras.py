@@ -12,6 +12,7 @@ EXTRAS = {
     "train": ("torch", "prep train and prep ablate"),
     "sample": ("gensim", "building the bundled sample corpus"),
     "litdata": ("litdata", "prep export --format litdata"),
+    "hf": ("transformers", "the classifier stage's hf_model"),
 }
 
 

@@ -118,6 +118,12 @@ class Stage:
         return cls.barrier
 
     @classmethod
+    def wants_gpu(cls, config: StageConfig) -> bool:
+        """Whether this config's model runs on a GPU when the cluster has one: the runner then
+        gives the step actors of its own, one GPU each (the classifier's Hugging Face model)."""
+        return False
+
+    @classmethod
     def rejected_scrubber(cls) -> type | None:
         """A Ray Data UDF class for the text of rows rejected *before* this stage saw them
         (PII: rows langid dropped must not carry raw values into rejected/), built with

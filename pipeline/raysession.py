@@ -41,3 +41,7 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
 
 def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def cluster_gpus() -> int:
+    return int(ray.cluster_resources().get("GPU", 0))

@@ -41,7 +41,7 @@ from prep.pipeline.output.shards import write_shards
 from prep.pipeline.output.swap import staged_output
 from prep.pipeline.pass_store import PassStore
 from prep.pipeline.passes import Pass, Step, digest, plan_passes
-from prep.pipeline.raysession import cluster_cpus, ray_session, resolve_address
+from prep.pipeline.raysession import cluster_cpus, cluster_gpus, ray_session, resolve_address
 from prep.pipeline.read_task import read_files
 from prep.pipeline.report import write_report
 from prep.pipeline.sources import InputFile, fingerprint_files, list_input_files
@@ -156,6 +156,20 @@ def _prepare(step: Step) -> tuple[ray.ObjectRef | None, dict]:
     return (None, {}) if metrics is None else (shared, metrics)
 
 
+def gpu_segments(steps: list[Step], gpus: int) -> list[tuple[list[int], bool]]:
+    """The pass's steps as runs of step indexes, each one chain of actors: all of them in one
+    run, except that with GPUs in the cluster a step whose model wants one (the classifier's
+    Hugging Face model) runs alone, on GPU actors."""
+    segments: list[tuple[list[int], bool]] = []
+    for i, step in enumerate(steps):
+        on_gpu = gpus > 0 and stage_class(step.spec.name).wants_gpu(step.spec.config)
+        if segments and not on_gpu and not segments[-1][1]:
+            segments[-1][0].append(i)
+        else:
+            segments.append(([i], on_gpu))
+    return segments
+
+
 def _run_steps(
     p: Pass,
     input_dir: Path,
@@ -171,12 +185,20 @@ def _run_steps(
     seed = config.run.seed
     steps = [_step_kwargs(step, fit, fit_dir, prepared[step.key][0], seed) for step in p.steps]
     common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
-    shares = any(ref is not None for ref, _ in prepared.values())
-    if shares or any(stage_class(step.spec.name).stateful for step in p.steps):  # load once per actor
-        pool = ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus())
-        ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": steps}, compute=pool, **common)
-    else:
-        ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": steps}, **common)
+    gpus = cluster_gpus()
+    for segment, on_gpu in gpu_segments(p.steps, gpus):
+        kwargs = [steps[i] for i in segment]
+        shares = any(prepared[p.steps[i].key][0] is not None for i in segment)
+        if on_gpu:  # one GPU per actor, as many actors as the cluster has GPUs
+            pool = ray.data.ActorPoolStrategy(min_size=1, max_size=gpus)
+            ds = ds.map_batches(
+                StageChain, fn_constructor_kwargs={"steps": kwargs}, compute=pool, num_gpus=1, **common
+            )
+        elif shares or any(stage_class(p.steps[i].spec.name).stateful for i in segment):  # once per actor
+            pool = ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus())
+            ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": kwargs}, compute=pool, **common)
+        else:
+            ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": kwargs}, **common)
     if with_file:
         ds = ds.map_batches(_drop_file, batch_format="pyarrow")
     ds.write_parquet(str(out_dir))

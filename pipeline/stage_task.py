@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 
-from prep.core.records import conform, live_mask
+from prep.core.records import COUNTS_COLUMN, conform, live_mask
 from prep.core.stage import Stage, Verdict
 from prep.pipeline.accounting import AccountingError, attach_counts, count_batch, merge
 from prep.pipeline.failures import StepFailed
@@ -152,12 +152,28 @@ class StageChain:
         self.tasks = [StageTask(**kwargs) for kwargs in steps]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        """The batch through every step, with every step's counts attached to it."""
-        entries = {}
+        """The batch through every step, with every step's counts attached to it (and those of
+        the steps an earlier chain of the same pass ran, carried on: see `carried_counts`)."""
+        entries, batch = carried_counts(batch)
         for task in self.tasks:
             batch, counts, metrics = task(batch)
             entries[task.key] = (counts, metrics)
         return attach_counts(batch, entries)
+
+
+def carried_counts(batch: pa.Table) -> tuple[dict[str, tuple[dict, dict]], pa.Table]:
+    """The counts an earlier chain of the pass attached (a pass split around a GPU step runs
+    several chains), merged, and the batch without them. Ray Data may have cut or joined
+    blocks in between: every non-null `_counts` value is taken exactly once, whichever row
+    it ended up on, so the sums stay exact."""
+    if COUNTS_COLUMN not in batch.column_names:
+        return {}, batch
+    entries: dict[str, tuple[dict, dict]] = {}
+    for value in batch.column(COUNTS_COLUMN).drop_null().to_pylist():
+        for key, (counts, metrics) in json.loads(value).items():
+            old_counts, old_metrics = entries.get(key, ({}, {}))
+            entries[key] = (merge(old_counts, counts), merge(old_metrics, metrics))
+    return entries, batch.drop_columns([COUNTS_COLUMN])
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,6 +15,7 @@ The model loads once per actor; `prep classifier train` makes one from reference
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -31,15 +32,16 @@ from prep.stages.classifier.fasttext_model import (
     fasttext_labels,
     full_label,
 )
+from prep.stages.classifier.hf_model import HFScorer, head_of, is_regression
 from prep.stages.classifier.keep import (
     LOGIT_BINS,
     bin_counts,
     bin_score,
     cutoffs,
     group_keys,
-    logit_bins,
     pareto_keep,
     report_histogram,
+    score_bins,
 )
 
 __all__ = ["SCORE_COLUMN", "Config", "Stage"]
@@ -51,27 +53,56 @@ class Config(StageConfig):
     #: The top-percent cutoffs are fit-only: a new `keep_top` reuses the scores.
     fit_fields: ClassVar[frozenset[str]] = frozenset({"keep_top", "by", "min_docs"})
 
-    model: str = Field(min_length=1)  # a fastText supervised model (.bin or .ftz)
-    label: str = "hq"  # score = probability of this label (`hq` or `__label__hq`)
+    model: str | None = None  # a fastText supervised model (.bin or .ftz)
+    hf_model: str | None = None  # or a local Hugging Face sequence-classification folder
+    label: str = "hq"  # score = probability of this label (fastText: `hq` or `__label__hq`)
     max_chars: int | None = Field(default=None, ge=1)  # score the first N characters only
-    threshold: float | None = Field(default=None, ge=0, le=1)
+    threshold: float | None = None  # keep score >= threshold (a probability, or a regressor's value)
     pareto_alpha: float | None = Field(default=None, gt=0)  # GPT-3 used 9
     keep_top: float | None = Field(default=None, gt=0, le=100)  # percent of each group kept
     by: list[Literal["lang", "domain"]] = Field(default=["lang", "domain"], min_length=1)
     min_docs: int = Field(default=20, ge=1)  # smaller groups use the pooled cutoff
+    #: hf_model only: documents per forward pass, tokens per document, where to run.
+    hf_batch_size: int = Field(default=32, ge=1)
+    max_length: int = Field(default=512, ge=8)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a GPU per actor when the cluster has GPUs
+    #: The report's histogram range; default [0, 1], or [0, 5] for a regression head (FineWeb-Edu).
+    score_range: tuple[float, float] | None = None
 
     @model_validator(mode="after")
-    def _one_policy(self) -> Config:
+    def _one_model_one_policy(self) -> Config:
+        if (self.model is None) == (self.hf_model is None):
+            raise ValueError("set one of model, hf_model (a fastText file or a Hugging Face folder)")
         chosen = [k for k in ("threshold", "pareto_alpha", "keep_top") if getattr(self, k) is not None]
         if len(chosen) > 1:
             raise ValueError(f"set one of threshold, pareto_alpha, keep_top (got {', '.join(chosen)})")
+        if self.model is not None and self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise ValueError(f"threshold: a fastText probability is in [0, 1] (got {self.threshold})")
+        if self.score_range is not None and not self.score_range[0] < self.score_range[1]:
+            raise ValueError("score_range: [low, high] with low < high")
         return self
 
+    @property
+    def regression(self) -> bool:
+        """A one-output Hugging Face head: scores are its raw values, not probabilities."""
+        return self.hf_model is not None and is_regression(Path(self.hf_model))
+
+    def histogram_range(self) -> tuple[float, float]:
+        return self.score_range or ((0.0, 5.0) if self.regression else (0.0, 1.0))
+
     def fingerprint(self, phase: str = "all") -> dict:
-        """The config plus the stamp of the model file."""
-        return {**super().fingerprint(phase), "model_file": file_stamp(self.model)}
+        """The config plus the stamps of the model files."""
+        if self.model is not None:
+            files = [self.model]
+        else:
+            folder = Path(self.hf_model)
+            files = sorted(str(p) for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+        return {**super().fingerprint(phase), "model_files": [file_stamp(f) for f in files]}
 
     def check_files(self) -> list[str]:
+        return self._check_fasttext() if self.model is not None else self._check_hf()
+
+    def _check_fasttext(self) -> list[str]:
         path = Path(self.model)
         if not path.is_file():
             return [f"model: file not found: {path}"]
@@ -83,6 +114,27 @@ class Config(StageConfig):
             shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
             return [f"label: the model {path} has no label {full_label(self.label)} (its labels: {shown})"]
         return []
+
+    def _check_hf(self) -> list[str]:
+        folder = Path(self.hf_model)
+        if not (folder / "config.json").is_file():
+            return [f"hf_model: no config.json in {folder} (a save_pretrained folder)"]
+        try:
+            head = head_of(folder)
+        except (ValueError, KeyError, TypeError) as exc:
+            return [f"hf_model: unreadable config.json in {folder} ({exc})"]
+        problems = []
+        if head["outputs"] == 1:
+            if self.pareto_alpha is not None:
+                problems.append("pareto_alpha: needs a probability; this model is a regression head")
+        elif self.label not in head["labels"]:
+            shown = ", ".join(head["labels"][:10])
+            problems.append(f"label: the model {folder} has no label {self.label} (its labels: {shown})")
+        elif self.threshold is not None and not 0 <= self.threshold <= 1:
+            problems.append(f"threshold: a probability is in [0, 1] (got {self.threshold})")
+        if importlib.util.find_spec("transformers") is None:
+            problems.append("hf_model: needs the transformers package: pip install 'prep[hf]'")
+        return problems
 
 
 class Stage(BaseStage):
@@ -99,14 +151,25 @@ class Stage(BaseStage):
     def is_global(cls, config: StageConfig) -> bool:
         return getattr(config, "keep_top", None) is not None
 
+    @classmethod
+    def wants_gpu(cls, config: StageConfig) -> bool:
+        return getattr(config, "hf_model", None) is not None and getattr(config, "device", "cpu") != "cpu"
+
     def setup(self) -> None:
-        self.scorer = FastTextScorer(Path(self.config.model), self.config.label, self.config.max_chars)
+        c = self.config
+        if c.model is not None:
+            self.scorer = FastTextScorer(Path(c.model), c.label, c.max_chars)
+        else:
+            self.scorer = HFScorer(
+                Path(c.hf_model), c.label, c.max_length, c.hf_batch_size, c.device, c.max_chars
+            )
+        self.range = c.histogram_range()
 
     def process(self, batch: pa.Table) -> Verdict:
         scores = self.scorer.scores(batch.column("text").to_pylist())
         rules, reasons = self._decide(batch, scores)
         table = batch.append_column(SCORE_COLUMN, pa.array(scores, pa.float32()))
-        return Verdict(table, rules, reasons, self._metrics(batch, scores, rules))
+        return Verdict(table, rules, reasons, self._metrics(batch, scores, self.range))
 
     def _decide(self, batch: pa.Table, scores: np.ndarray) -> tuple[list, list]:
         c = self.config
@@ -126,9 +189,9 @@ class Stage(BaseStage):
         return rules, reasons
 
     @staticmethod
-    def _metrics(batch: pa.Table, scores: np.ndarray, rules: list) -> dict[str, Any]:
+    def _metrics(batch: pa.Table, scores: np.ndarray, span: tuple[float, float]) -> dict[str, Any]:
         """Score histograms per domain (every scored document, before the keep policy): counts
-        only, summed over batches; `REPORT_BINS` equal bins over [0, 1]."""
+        only, summed over batches; `REPORT_BINS` equal bins over the score range."""
         domains = np.array(batch.column("domain").to_pylist(), dtype=object)
         return {
             "score_histogram": {str(d): report_histogram(scores[domains == d]) for d in sorted(set(domains))}
@@ -136,9 +199,9 @@ class Stage(BaseStage):
 
     def fit(self, data, ctx: FitContext) -> FitResult:
         """Top-percent cutoffs per group from (group, bin) counts summed by Ray Data."""
-        by = list(self.config.by)
+        by, regression = list(self.config.by), self.config.regression
         counts = (
-            data.map_batches(lambda t: bin_counts(t, SCORE_COLUMN, by), batch_format="pyarrow")
+            data.map_batches(lambda t: bin_counts(t, SCORE_COLUMN, by, regression), batch_format="pyarrow")
             .groupby(["group", "bin"])
             .sum("count")
         )
@@ -154,8 +217,8 @@ class Stage(BaseStage):
             "keep_top": self.config.keep_top,
             "by": by,
             "group_docs": {g: int(h.sum()) for g, h in sorted(hists.items())},
-            "cutoff_score": {g: round(bin_score(b), 6) for g, b in per.items()},
-            "pooled_cutoff_score": None if pooled is None else round(bin_score(pooled), 6),
+            "cutoff_score": {g: round(bin_score(b, regression), 6) for g, b in per.items()},
+            "pooled_cutoff_score": None if pooled is None else round(bin_score(pooled, regression), 6),
             "small_groups": small,
         }
         return FitResult({"cutoffs": per, "pooled": pooled}, metrics)
@@ -163,10 +226,11 @@ class Stage(BaseStage):
     def setup_apply(self, state: dict[str, Any], files: Path) -> None:
         self.cutoffs: dict[str, int] = state["cutoffs"]
         self.pooled: int | None = state["pooled"]
+        self.regression = self.config.regression
 
     def apply(self, batch: pa.Table) -> Verdict:
         scores = batch.column(SCORE_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64)
-        bins = logit_bins(np.nan_to_num(scores))
+        bins = score_bins(np.nan_to_num(scores), self.regression)
         rules: list[str | None] = []
         reasons: list[str | None] = []
         top = self.config.keep_top
@@ -177,6 +241,6 @@ class Stage(BaseStage):
                 reasons.append(None)
             else:
                 rules.append("classifier_not_top")
-                lowest = bin_score(cut)
+                lowest = bin_score(cut, self.regression)
                 reasons.append(f"classifier score {s:.3f} below the top {top:g}% of {key} ({lowest:.3f})")
         return Verdict(batch, rules, reasons)

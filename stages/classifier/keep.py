@@ -1,6 +1,8 @@
 """Which scored documents the classifier keeps: by threshold, by GPT-3's Pareto draw, or the
 top percent of each (language, domain) group.
 
+A regression head's raw values (FineWeb-Edu's 0-5) use the same bins without the logit.
+
 The top-percent cutoffs come from score histograms, never from the scores themselves: the
 fit sums (group, bin) counts that Ray workers emit, so the driver holds at most
 groups x `LOGIT_BINS` counts whatever the corpus size. Bins are on the logit scale
@@ -29,8 +31,19 @@ def logit_bins(scores: np.ndarray) -> np.ndarray:
     return np.clip(((logit - LOGIT_MIN) / LOGIT_WIDTH).astype(np.int64), 0, LOGIT_BINS - 1)
 
 
-def report_histogram(scores: np.ndarray) -> list[int]:
-    bins = np.minimum((np.clip(scores, 0, 1) * REPORT_BINS).astype(np.int64), REPORT_BINS - 1)
+def score_bins(scores: np.ndarray, regression: bool = False) -> np.ndarray:
+    """Histogram bins of probabilities (logit scale) or of a regressor's raw values (the same
+    0.01-wide bins over [-20, 20]: FineWeb-Edu's 0-5 scale gets 500 of them)."""
+    if not regression:
+        return logit_bins(scores)
+    values = scores.astype(np.float64)
+    return np.clip(((values - LOGIT_MIN) / LOGIT_WIDTH).astype(np.int64), 0, LOGIT_BINS - 1)
+
+
+def report_histogram(scores: np.ndarray, low: float = 0.0, high: float = 1.0) -> list[int]:
+    """REPORT_BINS equal bins over [low, high]; values outside land in the end bins."""
+    fraction = (np.clip(scores, low, high) - low) / (high - low)
+    bins = np.minimum((fraction * REPORT_BINS).astype(np.int64), REPORT_BINS - 1)
     return np.bincount(bins, minlength=REPORT_BINS).tolist()
 
 
@@ -45,12 +58,12 @@ def group_keys(table: pa.Table, by: list[str]) -> list[str]:
     return [group_key(la, do, by) for la, do in zip(langs, domains, strict=True)]
 
 
-def bin_counts(table: pa.Table, score_column: str, by: list[str]) -> pa.Table:
+def bin_counts(table: pa.Table, score_column: str, by: list[str], regression: bool = False) -> pa.Table:
     """Rows (group, bin, count) of one batch, non-zero bins only: what the fit sums."""
     scores = table.column(score_column).to_numpy(zero_copy_only=False).astype(np.float64)
     keys = np.array(group_keys(table, by), dtype=object)
     scored = ~np.isnan(scores)
-    bins = logit_bins(np.where(scored, scores, 0.0))
+    bins = score_bins(np.where(scored, scores, 0.0), regression)
     groups, bin_ids, counts = [], [], []
     for key in sorted(set(keys[scored])):
         hist = np.bincount(bins[scored & (keys == key)], minlength=LOGIT_BINS)
@@ -83,10 +96,10 @@ def cutoffs(hists: dict[str, np.ndarray], percent: float, min_docs: int) -> tupl
     return per, pooled, small
 
 
-def bin_score(bin_id: int) -> float:
-    """The lowest score of a bin (its lower logit edge as a probability), for messages."""
+def bin_score(bin_id: int, regression: bool = False) -> float:
+    """The lowest score of a bin (a probability: its lower logit edge), for messages."""
     edge = LOGIT_MIN + bin_id * LOGIT_WIDTH
-    return float(1.0 / (1.0 + np.exp(-edge)))
+    return float(edge) if regression else float(1.0 / (1.0 + np.exp(-edge)))
 
 
 def pareto_keep(ids: list[str], scores: np.ndarray, alpha: float, seed: int) -> np.ndarray:
