@@ -232,3 +232,29 @@ def test_only_keep_top_adds_a_fit_barrier(model):
 
     assert labels(threshold=0.5) == labels(pareto_alpha=9) == labels() == ["read", "classifier"]
     assert labels(keep_top=30) == ["read", "classifier", "classifier-apply"]
+
+
+def test_the_sample_run_scores_web_only_and_reports_it(mix_run):
+    import pyarrow.dataset as pads
+
+    tmp, _, _ = mix_run
+    out = tmp / "out"
+    stats = json.loads((out / "stats.json").read_text())
+    stage = next(s for s in stats["stages"] if s["name"] == "classifier")
+    assert set(stage["metrics"]["score_histogram"]) == {"web"}
+    web = stage["domains"]["web"]
+    assert sum(stage["metrics"]["score_histogram"]["web"]) == web["in"]["docs"]
+    assert 0 < web["dropped"]["docs"] < web["in"]["docs"] / 2  # ~13% expected at alpha 0.2
+    assert set(web["rules"]) == {"classifier_pareto"}
+    assert all(d["dropped"]["docs"] == 0 for name, d in stage["domains"].items() if name != "web")
+    docs = pads.dataset(str(out / "documents"), format="parquet").to_table(columns=["domain", SCORE_COLUMN])
+    for domain, score in zip(
+        docs.column("domain").to_pylist(), docs.column(SCORE_COLUMN).to_pylist(), strict=True
+    ):
+        assert (score is not None) == (domain == "web")
+    rejected = pads.dataset(str(out / "rejected"), format="parquet").to_table()
+    mine = rejected.filter(pads.field("stage") == "classifier").to_pylist()
+    assert len(mine) == web["dropped"]["docs"]
+    assert all(r["rule"] == "classifier_pareto" and r["reason"].startswith("classifier score ") for r in mine)
+    page = (out / "report.html").read_text()
+    assert "<h2>Quality classifier</h2>" in page
