@@ -16,8 +16,7 @@ import argparse
 import platform
 from pathlib import Path
 
-import pyarrow as pa
-from bench_langid import best_of, load_docs
+from bench_langid import best_of, load_docs, stage_runner
 
 from prep.bootstrap import DEFAULT_CLASSIFIER, ensure_default_classifier
 from prep.stages.classifier import Config, Stage
@@ -36,18 +35,6 @@ def raw_runner(texts: list[str], model_path: Path, label: str = "__label__hq"):
     return go
 
 
-def stage_runner(table: pa.Table, model_path: Path, batch: int = 512):
-    stage = Stage(Config(model=str(model_path), threshold=0.5))
-    stage.setup()
-    batches = [table.slice(i, batch) for i in range(0, table.num_rows, batch)]
-
-    def go() -> None:
-        for b in batches:
-            stage.process(b)
-
-    return go
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/mix.yaml")
@@ -60,7 +47,8 @@ def main() -> None:
     table = load_docs(args.config, args.docs)
     texts = table.column("text").to_pylist()
     mb = sum(len(t.encode()) for t in texts) / 1e6
-    times = best_of({"raw": raw_runner(texts, model), "prep": stage_runner(table, model)}, args.repeat)
+    stage = Stage(Config(model=str(model), threshold=0.5))
+    times = best_of({"raw": raw_runner(texts, model), "prep": stage_runner(table, stage)}, args.repeat)
     raw, ours = times["raw"], times["prep"]
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
     print(f"model: {model} ({model.stat().st_size / 1e6:.1f} MB)")

@@ -49,8 +49,10 @@ def raw_runner(texts: list[str]):
     return go
 
 
-def stage_runner(table: pa.Table, batch: int = 512):
-    stage = Stage(Config(keep=None, threshold=0.0))
+def stage_runner(table: pa.Table, stage=None, batch: int = 512):
+    """`stage.process` over the table in Arrow batches (default: langid keeping everything)."""
+    if stage is None:
+        stage = Stage(Config(keep=None, threshold=0.0))
     stage.setup()
     batches = [table.slice(i, batch) for i in range(0, table.num_rows, batch)]
 
