@@ -245,3 +245,43 @@ def test_ccnet_style_model_with_a_sentencepiece_tokenizer(tmp_path, sample_dir):
     prose = _read(sample_dir, "jsonl", "wiki/wiki-00002.jsonl.gz", "wiki").column("text").to_pylist()[:40]
     salad = [" ".join(sorted(t.split(" "))) for t in prose]
     assert (model.perplexities(prose) < model.perplexities(salad)).all()
+
+
+def test_bucket_cutoffs_equal_numpy_percentiles_without_gathering_scores(ray_session):
+    """Distributed fit (bin counts, then only the scores of the bins the ranks fall in) gives
+    exactly numpy.percentile of every score: per group, per language pooled, with ties,
+    unscored rows and groups too small for their own cutoffs."""
+    import ray
+
+    from prep.stages.quality.buckets import BucketConfig, fit_cutoffs, group_key
+
+    rng = np.random.default_rng(3)
+    sizes = {("en", "web"): 5000, ("en", "wiki"): 1201, ("de", "web"): 37}
+    sizes |= {("de", "books"): 5, ("fr", "web"): 2}
+    parts = []
+    for (lang, domain), n in sizes.items():
+        ppl = np.round(rng.lognormal(6, 1.2, n), 1)  # rounded: many ties
+        ppl[: n // 10] = np.nan  # unscored (no model, or dropped before scoring)
+        parts.append(pa.table({"ppl": ppl, "lang": [lang] * n, "domain": [domain] * n}))
+    table = pa.concat_tables(parts)
+    config = BucketConfig(percentiles=[30, 60], min_docs=20)
+    state, metrics = fit_cutoffs(ray.data.from_arrow(table).repartition(7), config)
+
+    ppl = table.column("ppl").to_numpy(zero_copy_only=False)
+    langs, domains = table.column("lang").to_pylist(), table.column("domain").to_pylist()
+    keys = np.array([group_key(la, do, ["lang", "domain"]) for la, do in zip(langs, domains, strict=True)])
+    scored = ~np.isnan(ppl)
+    expected = {}
+    for key in set(keys):
+        values = ppl[scored & (keys == key)]
+        if values.size >= 20:
+            expected[key] = [float(x) for x in np.percentile(values, [30, 60])]
+    assert state["cutoffs"] == expected  # bit for bit
+    pooled = {}
+    for lang in set(langs):
+        values = ppl[scored & (np.array(langs) == lang)]
+        if values.size >= 20:
+            pooled[lang] = [float(x) for x in np.percentile(values, [30, 60])]
+    assert state["language_cutoffs"] == pooled
+    assert metrics["small_groups"] == ["de|books", "fr|web"]
+    assert metrics["group_docs"]["en|web"] == 4500

@@ -126,7 +126,7 @@ class Stage(BaseStage):
         }
 
     def fit(self, data, ctx: FitContext) -> FitResult:
-        state, metrics = fit_cutoffs(data.iter_batches(batch_format="pyarrow"), self.config.buckets)
+        state, metrics = fit_cutoffs(data, self.config.buckets)
         return FitResult(state, metrics)
 
     def setup_apply(self, state: dict[str, Any], files: Path) -> None:

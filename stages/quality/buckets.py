@@ -1,9 +1,12 @@
 """CCNet's head/middle/tail buckets: perplexity percentiles of this run's own documents.
 
 Percentiles need every score, so they are a barrier; the fit reads only the `ppl`,
-`lang` and `domain` columns (never the text) and keeps one float per document in
-memory, grouped. A group smaller than `min_docs` borrows the cutoffs of its language
-pooled over domains; a language with too few documents even then gets no bucket.
+`lang` and `domain` columns (never the text). It holds no score per document: Ray workers
+count scores in fine log10 bins, the driver keeps groups x 6,000 counts and reads back
+only the scores of the few bins the percentiles fall in (`fit_cutoffs`), so the cutoffs
+equal `numpy.percentile` over every score at any corpus size. A group smaller than
+`min_docs` borrows the cutoffs of its language pooled over domains; a language with too
+few documents even then gets no bucket.
 """
 
 from __future__ import annotations
@@ -41,43 +44,108 @@ def group_key(lang: str | None, domain: str | None, by: list[str]) -> str:
     return "|".join(parts[b] for b in by)
 
 
-def _groups(batches, by: list[str]) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
-    groups: dict[str, list[np.ndarray]] = {}
-    by_lang: dict[str, list[np.ndarray]] = {}
-    for batch in batches:
-        ppl = batch.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
-        langs = batch.column("lang").to_pylist()
-        domains = batch.column("domain").to_pylist()
-        keys = np.array([group_key(la, do, by) for la, do in zip(langs, domains, strict=True)], dtype=object)
-        lang_keys = np.array([la or "?" for la in langs], dtype=object)
-        scored = ~np.isnan(ppl)
-        for key in set(keys[scored]):
-            groups.setdefault(key, []).append(ppl[scored & (keys == key)])
-        for key in set(lang_keys[scored]):
-            by_lang.setdefault(key, []).append(ppl[scored & (lang_keys == key)])
-    return groups, by_lang
+#: Fit histogram: log10(perplexity) in bins of 0.001 over [0, 6) (the last bin takes the rest).
+FIT_BINS = 6000
+FIT_WIDTH = 0.001
 
 
-def fit_cutoffs(batches, config: BucketConfig) -> tuple[dict, dict]:
+def _fit_bins(ppl: np.ndarray) -> np.ndarray:
+    return np.clip((np.log10(np.maximum(ppl, 1.0)) / FIT_WIDTH).astype(np.int64), 0, FIT_BINS - 1)
+
+
+def _scored_rows(batch: pa.Table, by: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The perplexities of a batch's scored rows with their group and language keys."""
+    ppl = batch.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
+    langs = batch.column("lang").to_pylist()
+    domains = batch.column("domain").to_pylist()
+    keys = np.array([group_key(la, do, by) for la, do in zip(langs, domains, strict=True)], dtype=object)
+    lang_keys = np.array([la or "?" for la in langs], dtype=object)
+    scored = ~np.isnan(ppl)
+    return ppl[scored], keys[scored], lang_keys[scored]
+
+
+def _bin_counts(batch: pa.Table, by: list[str]) -> pa.Table:
+    """(group, lang, bin, count) rows of one batch: what the fit sums in Ray Data."""
+    ppl, keys, langs = _scored_rows(batch, by)
+    pairs = np.array([f"{k}\t{la}" for k, la in zip(keys, langs, strict=True)], dtype=object)
+    bins = _fit_bins(ppl)
+    out: dict[str, list] = {"group": [], "lang": [], "bin": [], "count": []}
+    for pair in sorted(set(pairs)):
+        counts = np.bincount(bins[pairs == pair], minlength=FIT_BINS)
+        nonzero = np.flatnonzero(counts)
+        key, lang = pair.split("\t")
+        out["group"] += [key] * nonzero.size
+        out["lang"] += [lang] * nonzero.size
+        out["bin"] += nonzero.tolist()
+        out["count"] += counts[nonzero].tolist()
+    types = {"group": pa.string(), "lang": pa.string(), "bin": pa.int32(), "count": pa.int64()}
+    return pa.table({name: pa.array(out[name], t) for name, t in types.items()})
+
+
+def _order_statistics(n: int, percentiles: list[float]) -> list[tuple[int, int, float]]:
+    """numpy's linear method: per percentile, the two ranks it interpolates between and the weight."""
+    out = []
+    for q in np.asarray(percentiles, dtype=np.float64) / 100:
+        virtual = q * (n - 1)
+        lo = int(np.floor(virtual))
+        out.append((lo, min(lo + 1, n - 1), float(virtual - lo)))
+    return out
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy.percentile's interpolation, the same float operations (bit-identical cutoffs)."""
+    diff = np.float64(b) - np.float64(a)
+    return float(np.float64(b) - diff * (1 - t)) if t >= 0.5 else float(np.float64(a) + diff * t)
+
+
+def fit_cutoffs(data, config: BucketConfig) -> tuple[dict, dict]:
     """State for `assign` (per group and per language, the perplexities at the two
-    percentiles) and what was seen, for stats."""
-    groups, by_lang = _groups(batches, list(config.by))
+    percentiles) and what was seen, for stats.
+
+    Exact (equal to `numpy.percentile` over every score) without gathering the scores: Ray
+    Data sums (group, language, bin) counts of a log10 histogram (0.001 wide), the driver
+    finds the bins that hold the ranks each percentile interpolates between, and only the
+    scores in those bins are read back, at most a few bins per group.
+    """
+    by = list(config.by)
+    counts = data.map_batches(lambda t: _bin_counts(t, by), batch_format="pyarrow")
+    summed = counts.groupby(["group", "lang", "bin"]).sum("count")
+    groups: dict[str, np.ndarray] = {}
+    by_lang: dict[str, np.ndarray] = {}
+    for part in summed.iter_batches(batch_format="pyarrow"):
+        rows = zip(
+            part.column("group").to_pylist(),
+            part.column("lang").to_pylist(),
+            part.column("bin").to_numpy(),
+            part.column("sum(count)").to_numpy(),
+            strict=True,
+        )
+        for key, lang, b, c in rows:
+            groups.setdefault(key, np.zeros(FIT_BINS, dtype=np.int64))[b] += c
+            by_lang.setdefault(lang, np.zeros(FIT_BINS, dtype=np.int64))[b] += c
+    docs = {key: int(h.sum()) for key, h in sorted(groups.items())}
+    wanted = {("group", k): h for k, h in groups.items() if h.sum() >= config.min_docs}
+    wanted |= {("lang", k): h for k, h in by_lang.items() if h.sum() >= config.min_docs}
+    plans = {}  # (kind, key) -> its order statistics, the bin of each rank, cumulative counts
+    needed: dict[tuple[str, str], set[int]] = {}
+    for slot, hist in wanted.items():
+        stats = _order_statistics(int(hist.sum()), config.percentiles)
+        cum = np.cumsum(hist)
+        ranks = {r for lo, hi, _ in stats for r in (lo, hi)}
+        bins = {r: int(np.searchsorted(cum, r, side="right")) for r in ranks}
+        plans[slot] = (stats, bins, cum)
+        needed[slot] = set(bins.values())
+    values = _values_in_bins(data, by, needed)
     cutoffs: dict[str, list[float]] = {}
-    docs: dict[str, int] = {}
-    for key, parts in sorted(groups.items()):
-        values = np.concatenate(parts)
-        docs[key] = int(values.size)
-        if values.size >= config.min_docs:
-            cutoffs[key] = [float(x) for x in np.percentile(values, config.percentiles)]
-    pooled = {}
-    for lang, parts in sorted(by_lang.items()):
-        values = np.concatenate(parts)
-        if values.size >= config.min_docs:
-            pooled[lang] = [float(x) for x in np.percentile(values, config.percentiles)]
+    pooled: dict[str, list[float]] = {}
+    for (kind, key), (stats, bins, cum) in sorted(plans.items()):
+        at = {r: _ranked(values[(kind, key, b)], r, int(cum[b - 1]) if b else 0) for r, b in bins.items()}
+        cuts = [_lerp(at[lo], at[hi], t) for lo, hi, t in stats]
+        (cutoffs if kind == "group" else pooled)[key] = cuts
     small = sorted(k for k in docs if k not in cutoffs)
     metrics = {
         "percentiles": list(config.percentiles),
-        "by": list(config.by),
+        "by": by,
         "group_docs": docs,
         "cutoffs": cutoffs,
         "language_cutoffs": pooled,
@@ -85,6 +153,40 @@ def fit_cutoffs(batches, config: BucketConfig) -> tuple[dict, dict]:
         "ppl_histogram_bins": {"log10_start": 0.0, "width": HIST_WIDTH, "count": HIST_BINS},
     }
     return {"cutoffs": cutoffs, "language_cutoffs": pooled}, metrics
+
+
+def _ranked(sorted_cell: np.ndarray, rank: int, below: int) -> float:
+    """The value of a rank from the sorted values of its bin and the count of lower bins."""
+    return float(sorted_cell[rank - below])
+
+
+def _values_in_bins(data, by: list[str], needed: dict[tuple[str, str], set[int]]) -> dict:
+    """The sorted perplexities of the (group or language, bin) cells the percentiles fall in."""
+    if not needed:
+        return {}
+    group_cells = {(k, b) for (kind, k), bins in needed.items() if kind == "group" for b in bins}
+    lang_cells = {(k, b) for (kind, k), bins in needed.items() if kind == "lang" for b in bins}
+
+    def pick(batch: pa.Table) -> pa.Table:
+        ppl, keys, langs = _scored_rows(batch, by)
+        bins = _fit_bins(ppl)
+        rows: dict[str, list] = {"kind": [], "key": [], "bin": [], "ppl": []}
+        for value, key, lang, b in zip(ppl, keys, langs, bins, strict=True):
+            for kind, k, cells in (("group", key, group_cells), ("lang", lang, lang_cells)):
+                if (k, int(b)) in cells:
+                    rows["kind"].append(kind)
+                    rows["key"].append(k)
+                    rows["bin"].append(int(b))
+                    rows["ppl"].append(float(value))
+        types = {"kind": pa.string(), "key": pa.string(), "bin": pa.int32(), "ppl": pa.float64()}
+        return pa.table({name: pa.array(rows[name], t) for name, t in types.items()})
+
+    cells: dict[tuple[str, str, int], list[float]] = {}
+    for part in data.map_batches(pick, batch_format="pyarrow").iter_batches(batch_format="pyarrow"):
+        columns = (part.column(c).to_pylist() for c in ("kind", "key", "bin", "ppl"))
+        for kind, key, b, value in zip(*columns, strict=True):
+            cells.setdefault((kind, key, b), []).append(value)
+    return {cell: np.sort(np.array(v, dtype=np.float64)) for cell, v in cells.items()}
 
 
 def assign(table: pa.Table, by: list[str], state: dict) -> list[str | None]:
