@@ -282,7 +282,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    import detect_secrets
+    from importlib.metadata import version
+
     from detect_secrets.settings import default_settings
 
     from prep.stages.pii.secrets import SecretsDetector
@@ -300,7 +301,7 @@ def main() -> None:
     detector = SecretsDetector()
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"detect-secrets {detect_secrets.__version__ if hasattr(detect_secrets, '__version__') else ''}, "
+        f"detect-secrets {version('detect-secrets')}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(f"data: {len(texts)} code documents, {nbytes / 1e6:.2f} MB, {len(items)} planted secrets")
