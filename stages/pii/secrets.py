@@ -105,8 +105,8 @@ KEYWORDS = (
     *(f"{a}{sep}{b}" for a, b in _KEYWORD_PAIRS for sep in ("", "_")),
     *("password", "passwd", "pwd", "secret", "contraseña", "contrasena"),
 )
-#: Words that make a quoted high-entropy string on their line a credential (not a hash or a
-#: test vector): "key" alone is left out, it names every dict key and hash in code.
+#: Words that make a quoted high-entropy string a credential when the name it is assigned to
+#: holds one (not a hash or a test vector): "key" alone is left out, it names every dict key.
 CREDENTIAL_WORDS = (
     "secret",
     "token",
