@@ -57,23 +57,15 @@ from faker import Faker
 from faker.config import AVAILABLE_LOCALES
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from prep.stages.pii.config import PATTERN_ENTITIES
 from prep.stages.pii.replace import base58check
 
 SPLITS = ("dev", "test")
 #: Faker's dates run up to now unless told otherwise: a fixed end keeps the splits the same every day.
 END = datetime.datetime(2026, 1, 1)
 SEEDS = {"dev": 1, "test": 2}
-ENTITIES = (
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "IP_ADDRESS",
-    "US_SSN",
-    "CRYPTO",
-    "MAC_ADDRESS",
-    "URL",
-)
+#: The pattern entities of prep's PII stage: what the set plants values of.
+ENTITIES = PATTERN_ENTITIES
 PHONE_TYPES = (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE)
 
 
