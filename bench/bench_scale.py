@@ -170,11 +170,11 @@ def table(results: list[dict]) -> str:
             f"| {r['docs']:,} | {r['bytes'] / 1e6:,.0f} MB | {r['wall_s']:,.0f} s | {r['driver_cpu_s']} s "
             f"| {r['driver_peak_rss_mb']:,} MB | {r['worker_peak_rss_mb']:,} MB | {r['spilled_mb']:,} MB |"
         )
-    names = list(results[0]["stages"]) if results else []
+    names = list(dict.fromkeys(name for r in results for name in r["stages"]))
     lines += ["", "| stage | " + " | ".join(f"{r['docs']:,}" for r in results) + " |"]
     lines.append("|---|" + "---|" * len(results))
-    for name in names:
-        cells = [f"{r['stages'][name]['seconds']:,.0f} s" for r in results]
+    for name in names:  # a stage a run did not have (an older config): a dash
+        cells = [f"{r['stages'][name]['seconds']:,.0f} s" if name in r["stages"] else "—" for r in results]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
