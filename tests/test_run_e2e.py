@@ -57,7 +57,7 @@ def test_outputs_exist_and_add_up(first_run):
     assert all(r["rule"] in {"lang_not_kept", "lang_low_score"} and r["reason"] for r in langid)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["stages"][0]["langid"]["keep"]
-    # read, langid+quality, quality-apply+dedup, dedup-apply+pii+decontam+tokenize,
+    # read, langid+quality, quality-apply+classifier+dedup, dedup-apply+pii+decontam+tokenize,
     # tokenize-apply+mix, mix-apply
     assert len(result.passes) == 6
     # what the driver itself spent, per pass and in all (docs/benchmarks.md follows it at scale)
