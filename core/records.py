@@ -58,3 +58,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         if f.name not in table.column_names:
             table = table.append_column(f, pa.nulls(table.num_rows, f.type))
     return table.select(schema.names).cast(schema)
+
+
+def group_key(lang: str | None, domain: str | None, by: list[str]) -> str:
+    """A document's group for per-group cutoffs (`by` of "lang", "domain"): `en|web`; a
+    missing value is `?`."""
+    parts = {"lang": lang or "?", "domain": domain or "?"}
+    return "|".join(parts[b] for b in by)
+
+
+def group_keys(table: pa.Table, by: list[str]) -> list[str]:
+    """`group_key` of every row (no `lang` column: every language is `?`)."""
+    langs = table.column("lang").to_pylist() if "lang" in table.column_names else [None] * table.num_rows
+    domains = table.column("domain").to_pylist()
+    return [group_key(la, do, by) for la, do in zip(langs, domains, strict=True)]

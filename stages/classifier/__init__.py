@@ -23,7 +23,9 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
+from prep.core.aggregate import sum_blocks
 from prep.core.files import file_stamp
+from prep.core.records import group_keys
 from prep.core.stage import FitContext, FitResult, StageConfig, Verdict
 from prep.core.stage import Stage as BaseStage
 from prep.stages.classifier.fasttext_model import (
@@ -34,11 +36,9 @@ from prep.stages.classifier.fasttext_model import (
 )
 from prep.stages.classifier.hf_model import HFScorer, head_of, is_regression
 from prep.stages.classifier.keep import (
-    LOGIT_BINS,
-    bin_counts,
     bin_score,
     cutoffs,
-    group_keys,
+    histograms,
     pareto_keep,
     report_histogram,
     score_bins,
@@ -198,20 +198,9 @@ class Stage(BaseStage):
         }
 
     def fit(self, data, ctx: FitContext) -> FitResult:
-        """Top-percent cutoffs per group from (group, bin) counts summed by Ray Data."""
+        """Top-percent cutoffs per group from score histograms Ray Data sums block by block."""
         by, regression = list(self.config.by), self.config.regression
-        counts = (
-            data.map_batches(lambda t: bin_counts(t, SCORE_COLUMN, by, regression), batch_format="pyarrow")
-            .groupby(["group", "bin"])
-            .sum("count")
-        )
-        hists: dict[str, np.ndarray] = {}
-        for part in counts.iter_batches(batch_format="pyarrow"):
-            groups = part.column("group").to_pylist()
-            bins = part.column("bin").to_numpy()
-            values = part.column("sum(count)").to_numpy()
-            for g, b, v in zip(groups, bins, values, strict=True):
-                hists.setdefault(g, np.zeros(LOGIT_BINS, dtype=np.int64))[b] += v
+        hists = sum_blocks(data, lambda b: histograms(b, SCORE_COLUMN, by, regression), "classifier") or {}
         per, pooled, small = cutoffs(hists, self.config.keep_top, self.config.min_docs)
         metrics = {
             "keep_top": self.config.keep_top,

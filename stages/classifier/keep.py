@@ -3,9 +3,9 @@ top percent of each (language, domain) group.
 
 A regression head's raw values (FineWeb-Edu's 0-5) use the same bins without the logit.
 
-The top-percent cutoffs come from score histograms, never from the scores themselves: the
-fit sums (group, bin) counts that Ray workers emit, so the driver holds at most
-groups x `LOGIT_BINS` counts whatever the corpus size. Bins are on the logit scale
+The top-percent cutoffs come from score histograms, never from the scores themselves: Ray
+Data sums each block's histograms per group (`core.aggregate.sum_blocks`), so the driver
+holds groups x `LOGIT_BINS` counts whatever the corpus size. Bins are on the logit scale
 (width 0.01 from -20 to 20): a fastText classifier puts much of a corpus within 1e-4 of
 0 or 1, where linear bins would lump it together. The kept share of a group exceeds the
 target by at most the documents of one bin (odds within 1% of each other).
@@ -17,6 +17,8 @@ import hashlib
 
 import numpy as np
 import pyarrow as pa
+
+from prep.core.records import group_keys
 
 LOGIT_MIN, LOGIT_MAX, LOGIT_WIDTH = -20.0, 20.0, 0.01
 LOGIT_BINS = 4000  # (LOGIT_MAX - LOGIT_MIN) / LOGIT_WIDTH
@@ -47,37 +49,13 @@ def report_histogram(scores: np.ndarray, low: float = 0.0, high: float = 1.0) ->
     return np.bincount(bins, minlength=REPORT_BINS).tolist()
 
 
-def group_key(lang: str | None, domain: str | None, by: list[str]) -> str:
-    parts = {"lang": lang or "?", "domain": domain or "?"}
-    return "|".join(parts[b] for b in by)
-
-
-def group_keys(table: pa.Table, by: list[str]) -> list[str]:
-    langs = table.column("lang").to_pylist() if "lang" in table.column_names else [None] * table.num_rows
-    domains = table.column("domain").to_pylist()
-    return [group_key(la, do, by) for la, do in zip(langs, domains, strict=True)]
-
-
-def bin_counts(table: pa.Table, score_column: str, by: list[str], regression: bool = False) -> pa.Table:
-    """Rows (group, bin, count) of one batch, non-zero bins only: what the fit sums."""
+def histograms(table: pa.Table, score_column: str, by: list[str], regression: bool = False) -> dict:
+    """{group: counts per bin} of one block's scored rows: what the fit sums (`sum_blocks`)."""
     scores = table.column(score_column).to_numpy(zero_copy_only=False).astype(np.float64)
     keys = np.array(group_keys(table, by), dtype=object)
     scored = ~np.isnan(scores)
     bins = score_bins(np.where(scored, scores, 0.0), regression)
-    groups, bin_ids, counts = [], [], []
-    for key in sorted(set(keys[scored])):
-        hist = np.bincount(bins[scored & (keys == key)], minlength=LOGIT_BINS)
-        nonzero = np.flatnonzero(hist)
-        groups += [key] * nonzero.size
-        bin_ids.append(nonzero)
-        counts.append(hist[nonzero])
-    return pa.table(
-        {
-            "group": pa.array(groups, pa.string()),
-            "bin": pa.array(np.concatenate(bin_ids) if bin_ids else [], pa.int32()),
-            "count": pa.array(np.concatenate(counts) if counts else [], pa.int64()),
-        }
-    )
+    return {key: np.bincount(bins[scored & (keys == key)], minlength=LOGIT_BINS) for key in set(keys[scored])}
 
 
 def top_cutoff(hist: np.ndarray, percent: float) -> int:

@@ -99,8 +99,9 @@ def held_out_metrics(scores: np.ndarray, positive: np.ndarray, threshold: float 
 def _split(texts: list[str], fraction: float, rng: random.Random) -> tuple[list[str], list[str]]:
     texts = texts[:]
     rng.shuffle(texts)
-    held = round(len(texts) * fraction) if len(texts) > 1 else 0
-    held = min(max(held, 1 if fraction > 0 and len(texts) > 1 else 0), len(texts) - 1)
+    if len(texts) < 2 or fraction <= 0:
+        return texts, []
+    held = min(max(round(len(texts) * fraction), 1), len(texts) - 1)  # both sides keep one
     return texts[held:], texts[:held]
 
 

@@ -17,6 +17,9 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from prep.core.aggregate import sum_blocks
+from prep.core.records import group_key, group_keys
+
 BUCKETS = ("head", "middle", "tail")
 #: log10(perplexity) histogram bins reported to stats: [0, 0.1), [0.1, 0.2), ... [5.9, inf).
 HIST_BINS = 60
@@ -39,11 +42,6 @@ class BucketConfig(BaseModel):
         return v
 
 
-def group_key(lang: str | None, domain: str | None, by: list[str]) -> str:
-    parts = {"lang": lang or "?", "domain": domain or "?"}
-    return "|".join(parts[b] for b in by)
-
-
 #: Fit histogram: log10(perplexity) in bins of 0.001 over [0, 6) (the last bin takes the rest).
 FIT_BINS = 6000
 FIT_WIDTH = 0.001
@@ -56,30 +54,20 @@ def _fit_bins(ppl: np.ndarray) -> np.ndarray:
 def _scored_rows(batch: pa.Table, by: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The perplexities of a batch's scored rows with their group and language keys."""
     ppl = batch.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
-    langs = batch.column("lang").to_pylist()
-    domains = batch.column("domain").to_pylist()
-    keys = np.array([group_key(la, do, by) for la, do in zip(langs, domains, strict=True)], dtype=object)
-    lang_keys = np.array([la or "?" for la in langs], dtype=object)
+    keys = np.array(group_keys(batch, by), dtype=object)
+    lang_keys = np.array([la or "?" for la in batch.column("lang").to_pylist()], dtype=object)
     scored = ~np.isnan(ppl)
     return ppl[scored], keys[scored], lang_keys[scored]
 
 
-def _bin_counts(batch: pa.Table, by: list[str]) -> pa.Table:
-    """(group, lang, bin, count) rows of one batch: what the fit sums in Ray Data."""
+def _histograms(batch: pa.Table, by: list[str]) -> dict:
+    """One block's counts per bin, per group and per language: what the fit sums."""
     ppl, keys, langs = _scored_rows(batch, by)
-    pairs = np.array([f"{k}\t{la}" for k, la in zip(keys, langs, strict=True)], dtype=object)
     bins = _fit_bins(ppl)
-    out: dict[str, list] = {"group": [], "lang": [], "bin": [], "count": []}
-    for pair in sorted(set(pairs)):
-        counts = np.bincount(bins[pairs == pair], minlength=FIT_BINS)
-        nonzero = np.flatnonzero(counts)
-        key, lang = pair.split("\t")
-        out["group"] += [key] * nonzero.size
-        out["lang"] += [lang] * nonzero.size
-        out["bin"] += nonzero.tolist()
-        out["count"] += counts[nonzero].tolist()
-    types = {"group": pa.string(), "lang": pa.string(), "bin": pa.int32(), "count": pa.int64()}
-    return pa.table({name: pa.array(out[name], t) for name, t in types.items()})
+    return {
+        kind: {k: np.bincount(bins[names == k], minlength=FIT_BINS) for k in set(names)}
+        for kind, names in (("group", keys), ("lang", langs))
+    }
 
 
 def _order_statistics(n: int, percentiles: list[float]) -> list[tuple[int, int, float]]:
@@ -103,26 +91,14 @@ def fit_cutoffs(data, config: BucketConfig) -> tuple[dict, dict]:
     percentiles) and what was seen, for stats.
 
     Exact (equal to `numpy.percentile` over every score) without gathering the scores: Ray
-    Data sums (group, language, bin) counts of a log10 histogram (0.001 wide), the driver
+    Data sums per-block log10 histograms (0.001 wide) per group and language, the driver
     finds the bins that hold the ranks each percentile interpolates between, and only the
     scores in those bins are read back, at most a few bins per group.
     """
     by = list(config.by)
-    counts = data.map_batches(lambda t: _bin_counts(t, by), batch_format="pyarrow")
-    summed = counts.groupby(["group", "lang", "bin"]).sum("count")
-    groups: dict[str, np.ndarray] = {}
-    by_lang: dict[str, np.ndarray] = {}
-    for part in summed.iter_batches(batch_format="pyarrow"):
-        rows = zip(
-            part.column("group").to_pylist(),
-            part.column("lang").to_pylist(),
-            part.column("bin").to_numpy(),
-            part.column("sum(count)").to_numpy(),
-            strict=True,
-        )
-        for key, lang, b, c in rows:
-            groups.setdefault(key, np.zeros(FIT_BINS, dtype=np.int64))[b] += c
-            by_lang.setdefault(lang, np.zeros(FIT_BINS, dtype=np.int64))[b] += c
+    hists = sum_blocks(data, lambda b: _histograms(b, by), "ppl_histograms") or {}
+    groups: dict[str, np.ndarray] = hists.get("group", {})
+    by_lang: dict[str, np.ndarray] = hists.get("lang", {})
     docs = {key: int(h.sum()) for key, h in sorted(groups.items())}
     wanted = {("group", k): h for k, h in groups.items() if h.sum() >= config.min_docs}
     wanted |= {("lang", k): h for k, h in by_lang.items() if h.sum() >= config.min_docs}
@@ -167,25 +143,17 @@ def _values_in_bins(data, by: list[str], needed: dict[tuple[str, str], set[int]]
     group_cells = {(k, b) for (kind, k), bins in needed.items() if kind == "group" for b in bins}
     lang_cells = {(k, b) for (kind, k), bins in needed.items() if kind == "lang" for b in bins}
 
-    def pick(batch: pa.Table) -> pa.Table:
+    def pick(batch: pa.Table) -> dict:
         ppl, keys, langs = _scored_rows(batch, by)
         bins = _fit_bins(ppl)
-        rows: dict[str, list] = {"kind": [], "key": [], "bin": [], "ppl": []}
+        cells: dict[tuple[str, str, int], list[float]] = {}
         for value, key, lang, b in zip(ppl, keys, langs, bins, strict=True):
-            for kind, k, cells in (("group", key, group_cells), ("lang", lang, lang_cells)):
-                if (k, int(b)) in cells:
-                    rows["kind"].append(kind)
-                    rows["key"].append(k)
-                    rows["bin"].append(int(b))
-                    rows["ppl"].append(float(value))
-        types = {"kind": pa.string(), "key": pa.string(), "bin": pa.int32(), "ppl": pa.float64()}
-        return pa.table({name: pa.array(rows[name], t) for name, t in types.items()})
+            for kind, k, wanted in (("group", key, group_cells), ("lang", lang, lang_cells)):
+                if (k, int(b)) in wanted:
+                    cells.setdefault((kind, k, int(b)), []).append(float(value))
+        return cells
 
-    cells: dict[tuple[str, str, int], list[float]] = {}
-    for part in data.map_batches(pick, batch_format="pyarrow").iter_batches(batch_format="pyarrow"):
-        columns = (part.column(c).to_pylist() for c in ("kind", "key", "bin", "ppl"))
-        for kind, key, b, value in zip(*columns, strict=True):
-            cells.setdefault((kind, key, b), []).append(value)
+    cells = sum_blocks(data, pick, "ppl_cells") or {}  # lists concatenate in any order: sorted below
     return {cell: np.sort(np.array(v, dtype=np.float64)) for cell, v in cells.items()}
 
 
