@@ -14,7 +14,7 @@ import numpy as np
 
 from prep.core.files import read_json
 from prep.pipeline.html_page import figure, png, table, write_page
-from prep.pipeline.summary import human_bytes
+from prep.pipeline.summary import classifier_score_range, human_bytes
 
 
 def _n(x) -> str:
@@ -139,11 +139,12 @@ def classifier(stats: dict) -> str:
     hists = metrics.get("score_histogram")
     if not hists:
         return ""
+    low, high = classifier_score_range(metrics)
     fig, ax = figure(9, 3.0)
     for domain, counts in sorted(hists.items()):
-        edges = np.arange(len(counts)) / len(counts)
+        edges = low + (high - low) * np.arange(len(counts)) / len(counts)
         ax.step(edges, counts, where="post", label=domain)
-    ax.set_xlabel("classifier score (probability of the reference label)")
+    ax.set_xlabel("classifier score (a label's probability, or a regressor's value)")
     ax.set_ylabel("documents")
     ax.set_title("quality classifier scores, by domain (before the keep policy)")
     ax.legend(fontsize=8)

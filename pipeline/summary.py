@@ -106,6 +106,14 @@ def quality_table(stats: dict) -> Table | None:
     return table
 
 
+def classifier_score_range(metrics: dict) -> tuple[float, float]:
+    """The range the classifier's score histograms span ([0, 1]; a regressor's [0, 5] or its
+    `score_range`), which the stage records as the key of `score_range`."""
+    key = next(iter(metrics.get("score_range") or {}), "0,1")
+    low, high = (float(x) for x in key.split(","))
+    return low, high
+
+
 def classifier_table(stats: dict) -> Table | None:
     """Scored, kept and dropped per domain, and the median score bin."""
     stage = next((s for s in stats["stages"] if s["name"] == "classifier"), None)
@@ -115,13 +123,15 @@ def classifier_table(stats: dict) -> Table | None:
     table = Table(title="quality classifier: scores and drops", title_justify="left")
     for col in ("domain", "scored", "kept", "dropped", "median score"):
         table.add_column(col, justify="left" if col == "domain" else "right")
+    low, high = classifier_score_range(stage["metrics"])
     for domain, counts in sorted(hists.items()):
         d = stage["domains"].get(domain, {})
         half, seen, median = sum(counts) / 2, 0, ""
+        width = (high - low) / len(counts)
         for i, c in enumerate(counts):
             seen += c
             if seen >= half and c:
-                median = f"{i / len(counts):.2f}-{(i + 1) / len(counts):.2f}"
+                median = f"{low + i * width:.2f}-{low + (i + 1) * width:.2f}"
                 break
         table.add_row(
             domain,

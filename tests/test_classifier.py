@@ -104,6 +104,7 @@ def test_threshold_drops_below_and_names_the_score(model, texts):
         if rule:
             assert rule == "classifier_below_threshold" and f"{score:.3f}" in reason
     assert sum(verdict.metrics["score_histogram"]["web"]) == 60
+    assert verdict.metrics["score_range"] == {"0,1": 1}
 
 
 def test_pareto_draw_is_per_document_whatever_the_batching(model, texts):

@@ -13,8 +13,10 @@ import pyarrow as pa
 import pytest
 
 from prep.pipeline.readers import read_texts
+from prep.pipeline.summary import classifier_score_range
 from prep.stages.classifier import SCORE_COLUMN, Config, Stage
 from prep.stages.classifier.hf_model import head_of, import_transformers
+from prep.stages.classifier.keep import report_histogram
 
 torch = pytest.importorskip("torch")
 if importlib.util.find_spec("transformers") is None:
@@ -135,6 +137,10 @@ def test_a_regression_head_scores_raw_and_keeps_by_threshold(regression_folder, 
     scores = verdict.table.column(SCORE_COLUMN).to_numpy()
     assert [r is None for r in verdict.rules] == list(scores >= 0.0)
     assert sum(verdict.metrics["score_histogram"]["web"]) == 20
+    # the histogram spans a regressor's range ([0, 5] by default) and says so for the report
+    assert verdict.metrics["score_range"] == {"0,5": 1}
+    assert verdict.metrics["score_histogram"]["web"] == report_histogram(scores, 0.0, 5.0)
+    assert classifier_score_range(verdict.metrics) == (0.0, 5.0)
 
 
 def test_hf_config_checks_name_the_key(classifier_folder, regression_folder, tmp_path):

@@ -191,11 +191,11 @@ class Stage(BaseStage):
     @staticmethod
     def _metrics(batch: pa.Table, scores: np.ndarray, span: tuple[float, float]) -> dict[str, Any]:
         """Score histograms per domain (every scored document, before the keep policy): counts
-        only, summed over batches; `REPORT_BINS` equal bins over the score range."""
+        only, summed over batches; `REPORT_BINS` equal bins over the score range, which is
+        the key of `score_range` (its value counts batches: metrics are summed)."""
         domains = np.array(batch.column("domain").to_pylist(), dtype=object)
-        return {
-            "score_histogram": {str(d): report_histogram(scores[domains == d]) for d in sorted(set(domains))}
-        }
+        hists = {str(d): report_histogram(scores[domains == d], *span) for d in sorted(set(domains))}
+        return {"score_histogram": hists, "score_range": {f"{span[0]:g},{span[1]:g}": 1}}
 
     def fit(self, data, ctx: FitContext) -> FitResult:
         """Top-percent cutoffs per group from score histograms Ray Data sums block by block."""
