@@ -52,8 +52,8 @@ class Gate:
     written_as_phone: bool = False  # only candidates written like phone numbers, context or not
 
     def passes(self, text: str, span: tuple[int, int], context: ContextWords) -> bool:
-        if self.written_as_phone:
-            return free_phone_shaped(text, *span)
+        if self.written_as_phone:  # (most digit runs are years: 4 characters)
+            return span[1] - span[0] >= 6 and free_phone_shaped(text, *span)
         if self.free_digits is not None and phone_shaped(text, *span, self.free_digits):
             return True
         return context.found_before(text, span[0])
@@ -174,9 +174,7 @@ class Scanner:
                     spans.sort()
                 if min_digits > 4:
                     spans = [s for s in spans if count_digits(text, *s) >= min_digits]
-                if gate is not None and gate.written_as_phone:  # (most digit runs are years: 4 characters)
-                    spans = [s for s in spans if s[1] - s[0] >= 6 and free_phone_shaped(text, *s)]
-                elif gate is not None:
+                if gate is not None:
                     context = self.context[gate.entity]
                     spans = [s for s in spans if gate.passes(text, s, context)]
                 for start, end in windows(text, spans):
