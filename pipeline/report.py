@@ -201,15 +201,10 @@ def pii(stats: dict) -> str:
     if not stage:
         return ""
     metrics = stage.get("metrics", {})
-    # the stage writes {domain: {entity: n}} under "found" (secrets as SECRET_<TYPE>)
-    entities = metrics.get("found") or metrics.get("entities") or metrics.get("counts") or {}
     totals: dict[str, int] = {}
-    for key, value in entities.items():  # {entity: n} or {domain: {entity: n}}
-        if isinstance(value, dict):
-            for entity, n in value.items():
-                totals[entity] = totals.get(entity, 0) + int(n)
-        else:
-            totals[key] = totals.get(key, 0) + int(value)
+    for found in metrics.get("found", {}).values():  # {domain: {entity: n}}, secrets as SECRET_<TYPE>
+        for entity, n in found.items():
+            totals[entity] = totals.get(entity, 0) + int(n)
     if not totals:
         return "<h2>PII</h2><p>no PII found</p>"
     names = sorted(totals, key=lambda k: -totals[k])
