@@ -15,21 +15,25 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prep.stages.pii.columns import scrub_columns
 from prep.stages.pii.config import Config
-from prep.stages.pii.engine import Scrubber
 
 
 class ScrubRejected:
-    """Ray Data UDF over rejected/ rows (`stage` and `text` columns): one engine per actor."""
+    """Ray Data UDF over rejected/ rows (`stage` and `text` columns): one engine per actor.
+
+    The driver imports this class to name it; the engine is imported in the actor."""
 
     def __init__(self, config: dict, before: list[str], seed: int = 0):
+        from prep.stages.pii.engine import Scrubber
+
         self.scrubber = Scrubber(Config.model_validate(config), seed)
         self.before = pa.array(sorted(set(before)), pa.string())
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         if batch.num_rows == 0 or "text" not in batch.column_names:
             return batch
+        from prep.stages.pii.columns import scrub_columns
+
         todo = pc.is_in(batch.column("stage"), value_set=self.before).to_pylist()
         batch, _ = scrub_columns(self.scrubber, batch, [i for i, scrub in enumerate(todo) if scrub])
         texts = batch.column("text").to_pylist()
