@@ -41,7 +41,7 @@ from prep.pipeline.output.shards import write_shards
 from prep.pipeline.output.swap import staged_output
 from prep.pipeline.pass_store import PassStore
 from prep.pipeline.passes import Pass, Step, digest, plan_passes
-from prep.pipeline.raysession import cluster_cpus, cluster_gpus, ray_session, resolve_address
+from prep.pipeline.raysession import IO_TASK_ARGS, cluster_cpus, cluster_gpus, ray_session, resolve_address
 from prep.pipeline.read_task import read_files
 from prep.pipeline.report import write_report
 from prep.pipeline.sources import InputFile, fingerprint_files, list_input_files
@@ -102,8 +102,8 @@ def _drop_file(batch: pa.Table) -> pa.Table:
     return batch.drop_columns([FILE_COLUMN]) if FILE_COLUMN in batch.column_names else batch
 
 
-def _read_pass(data_dir: Path, with_file: bool) -> ray.data.Dataset:
-    ds = ray.data.read_parquet(str(data_dir), include_paths=with_file)
+def _read_pass(data_dir: Path, with_file: bool, io_args: dict | None = None) -> ray.data.Dataset:
+    ds = ray.data.read_parquet(str(data_dir), include_paths=with_file, ray_remote_args=io_args or {})
     return ds.map_batches(with_file_names, batch_format="pyarrow") if with_file else ds
 
 
@@ -180,28 +180,34 @@ def _run_steps(
 ) -> dict[str, dict]:
     """Run the pass; returns the metrics of the steps' `prepare` by step key."""
     with_file = any(s.phase == "apply" and stage_class(s.spec.name).apply_reads_file for s in p.steps)
-    ds = _read_pass(input_dir, with_file).map_batches(_keep_live, batch_format="pyarrow")
     prepared = {step.key: _prepare(step) for step in p.steps}
     seed = config.run.seed
     steps = [_step_kwargs(step, fit, fit_dir, prepared[step.key][0], seed) for step in p.steps]
     common = {"batch_size": config.run.batch_size, "batch_format": "pyarrow"}
     gpus = cluster_gpus()
+    segments = []
     for segment, on_gpu in gpu_segments(p.steps, gpus):
-        kwargs = [steps[i] for i in segment]
         shares = any(prepared[p.steps[i].key][0] is not None for i in segment)
-        if on_gpu:  # one GPU per actor, as many actors as the cluster has GPUs
+        stateful = any(stage_class(p.steps[i].spec.name).stateful for i in segment)
+        segments.append((segment, "gpu" if on_gpu else "actors" if shares or stateful else "tasks"))
+    # Around actors the reads and writes take no CPU slot; a chain of tasks fuses with them.
+    io = IO_TASK_ARGS if any(kind != "tasks" for _, kind in segments) else {}
+    ds = _read_pass(input_dir, with_file, io).map_batches(_keep_live, batch_format="pyarrow")
+    for segment, kind in segments:
+        kwargs = [steps[i] for i in segment]
+        if kind == "gpu":  # one GPU per actor, as many actors as the cluster has GPUs
             pool = ray.data.ActorPoolStrategy(min_size=1, max_size=gpus)
             ds = ds.map_batches(
                 StageChain, fn_constructor_kwargs={"steps": kwargs}, compute=pool, num_gpus=1, **common
             )
-        elif shares or any(stage_class(p.steps[i].spec.name).stateful for i in segment):  # once per actor
+        elif kind == "actors":  # models load once per actor
             pool = ray.data.ActorPoolStrategy(min_size=1, max_size=cluster_cpus())
             ds = ds.map_batches(StageChain, fn_constructor_kwargs={"steps": kwargs}, compute=pool, **common)
         else:
             ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": kwargs}, **common)
     if with_file:
         ds = ds.map_batches(_drop_file, batch_format="pyarrow")
-    ds.write_parquet(str(out_dir))
+    ds.write_parquet(str(out_dir), ray_remote_args=io)
     return {key: metrics for key, (_, metrics) in prepared.items() if metrics}
 
 
