@@ -39,7 +39,7 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
         ray.shutdown()
 
 
-#: `ray_remote_args` of the reads and writes around a pass's stage actors: no CPU slot. A Ray
+#: Remote arguments of the reads and writes around a pass's stage actors: no CPU slot. A Ray
 #: Data read or write task keeps its slot while backpressured, so with one slot each the
 #: actors of a 2-CPU machine got 1 of its 2 cores (40% of the CPU idle through langid+quality
 #: at 10M documents, measured with /proc/stat). Their own work (Parquet decode and encode) is a

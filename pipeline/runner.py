@@ -103,7 +103,7 @@ def _drop_file(batch: pa.Table) -> pa.Table:
 
 
 def _read_pass(data_dir: Path, with_file: bool, io_args: dict | None = None) -> ray.data.Dataset:
-    ds = ray.data.read_parquet(str(data_dir), include_paths=with_file, ray_remote_args=io_args or {})
+    ds = ray.data.read_parquet(str(data_dir), include_paths=with_file, **(io_args or {}))
     return ds.map_batches(with_file_names, batch_format="pyarrow") if with_file else ds
 
 

@@ -73,7 +73,7 @@ def write_rejected(
     if todo:
         io = IO_TASK_ARGS if scrubbers else {}  # around the scrubbers' actors (a filter fuses with its read)
         parts = [
-            ray.data.read_parquet(str(d), ray_remote_args=io)
+            ray.data.read_parquet(str(d), **io)
             .map_batches(to_rejected, batch_format="pyarrow", fn_kwargs={"schema": schema}, **io)
             .map_batches(_tag, batch_format="pyarrow", fn_kwargs={"part": n}, **io)
             for n, d in todo
