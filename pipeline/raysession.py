@@ -39,12 +39,17 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
         ray.shutdown()
 
 
-#: Remote arguments of the reads and writes around a pass's stage actors: no CPU slot. A Ray
-#: Data read or write task keeps its slot while backpressured, so with one slot each the
-#: actors of a 2-CPU machine got 1 of its 2 cores (40% of the CPU idle through langid+quality
-#: at 10M documents, measured with /proc/stat). Their own work (Parquet decode and encode) is a
-#: few % of the stages'; Ray Data still bounds them by object store memory.
-IO_TASK_ARGS: dict = {"num_cpus": 0}
+def io_task_args() -> dict:
+    """Remote arguments of the read and the write around a pass's stage actors: no CPU slot, at
+    most one task a CPU at a time.
+
+    A Ray Data read task keeps its CPU slot while it is backpressured, and the write operator
+    wants one too, so the actor pool (one actor a CPU) of a 2-CPU machine got one actor: 40% of
+    the CPU idle through langid+quality at 10M documents (/proc/stat). Without a slot, the
+    concurrency cap is what bounds them: uncapped, the six reads of the rejected/ job started
+    dozens of ~0.8 GB read workers at 3M documents (free memory 1.6 of 24 GB). Parquet decode
+    and encode are a few % of the stages' work."""
+    return {"num_cpus": 0, "concurrency": cluster_cpus()}
 
 
 def cluster_cpus() -> int:

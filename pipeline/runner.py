@@ -41,7 +41,7 @@ from prep.pipeline.output.shards import write_shards
 from prep.pipeline.output.swap import staged_output
 from prep.pipeline.pass_store import PassStore
 from prep.pipeline.passes import Pass, Step, digest, plan_passes
-from prep.pipeline.raysession import IO_TASK_ARGS, cluster_cpus, cluster_gpus, ray_session, resolve_address
+from prep.pipeline.raysession import cluster_cpus, cluster_gpus, io_task_args, ray_session, resolve_address
 from prep.pipeline.read_task import read_files
 from prep.pipeline.report import write_report
 from prep.pipeline.sources import InputFile, fingerprint_files, list_input_files
@@ -191,7 +191,7 @@ def _run_steps(
         stateful = any(stage_class(p.steps[i].spec.name).stateful for i in segment)
         segments.append((segment, "gpu" if on_gpu else "actors" if shares or stateful else "tasks"))
     # Around actors the reads and writes take no CPU slot; a chain of tasks fuses with them.
-    io = IO_TASK_ARGS if any(kind != "tasks" for _, kind in segments) else {}
+    io = io_task_args() if any(kind != "tasks" for _, kind in segments) else {}
     ds = _read_pass(input_dir, with_file, io).map_batches(_keep_live, batch_format="pyarrow")
     for segment, kind in segments:
         kwargs = [steps[i] for i in segment]
@@ -207,7 +207,8 @@ def _run_steps(
             ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": kwargs}, **common)
     if with_file:
         ds = ds.map_batches(_drop_file, batch_format="pyarrow")
-    ds.write_parquet(str(out_dir), ray_remote_args=io)
+    write = {"concurrency": io["concurrency"], "ray_remote_args": {"num_cpus": 0}} if io else {}
+    ds.write_parquet(str(out_dir), **write)
     return {key: metrics for key, (_, metrics) in prepared.items() if metrics}
 
 

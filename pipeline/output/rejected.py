@@ -19,7 +19,7 @@ from prep.core.records import READ_STAGE, conform, live_mask
 from prep.pipeline.config import Config
 from prep.pipeline.output.cache import OutputCache, link
 from prep.pipeline.passes import digest
-from prep.pipeline.raysession import IO_TASK_ARGS, cluster_cpus
+from prep.pipeline.raysession import cluster_cpus
 from prep.stages import stage_class
 
 #: rejected/*.parquet columns renamed from the internal status columns.
@@ -71,11 +71,10 @@ def write_rejected(
     names = [f"rejected-{digest({**how, 'pass': p.key})[:24]}" for p in passes]
     todo = [(n, d) for n, d in zip(names, data_dirs, strict=True) if fresh or cache.done(n) is None]
     if todo:
-        io = IO_TASK_ARGS if scrubbers else {}  # around the scrubbers' actors (a filter fuses with its read)
         parts = [
-            ray.data.read_parquet(str(d), **io)
-            .map_batches(to_rejected, batch_format="pyarrow", fn_kwargs={"schema": schema}, **io)
-            .map_batches(_tag, batch_format="pyarrow", fn_kwargs={"part": n}, **io)
+            ray.data.read_parquet(str(d))
+            .map_batches(to_rejected, batch_format="pyarrow", fn_kwargs={"schema": schema})
+            .map_batches(_tag, batch_format="pyarrow", fn_kwargs={"part": n})
             for n, d in todo
         ]
         rejected = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
@@ -83,7 +82,7 @@ def write_rejected(
             rejected = rejected.map_batches(udf, **kwargs)
         tmp = cache.tmp()
         try:
-            rejected.write_parquet(str(tmp), partition_cols=["_part"], ray_remote_args=io)
+            rejected.write_parquet(str(tmp), partition_cols=["_part"])
             for n, _ in todo:
                 cache.commit(n, tmp / f"_part={n}")
         finally:
