@@ -39,9 +39,9 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
         ray.shutdown()
 
 
-def io_task_args() -> dict:
-    """Remote arguments of the read and the write around a pass's stage actors: no CPU slot, at
-    most one task a CPU at a time.
+def io_task_args() -> tuple[dict, dict]:
+    """Keyword arguments of `read_parquet` and of `write_parquet` around a pass's stage actors:
+    no CPU slot, at most one task a CPU at a time.
 
     A Ray Data read task keeps its CPU slot while it is backpressured, and the write operator
     wants one too, so the actor pool (one actor a CPU) of a 2-CPU machine got one actor: 40% of
@@ -49,7 +49,8 @@ def io_task_args() -> dict:
     concurrency cap is what bounds them: uncapped, the six reads of the rejected/ job started
     dozens of ~0.8 GB read workers at 3M documents (free memory 1.6 of 24 GB). Parquet decode
     and encode are a few % of the stages' work."""
-    return {"num_cpus": 0, "concurrency": cluster_cpus()}
+    cap = cluster_cpus()
+    return {"num_cpus": 0, "concurrency": cap}, {"ray_remote_args": {"num_cpus": 0}, "concurrency": cap}
 
 
 def cluster_cpus() -> int:

@@ -191,8 +191,8 @@ def _run_steps(
         stateful = any(stage_class(p.steps[i].spec.name).stateful for i in segment)
         segments.append((segment, "gpu" if on_gpu else "actors" if shares or stateful else "tasks"))
     # Around actors the reads and writes take no CPU slot; a chain of tasks fuses with them.
-    io = io_task_args() if any(kind != "tasks" for _, kind in segments) else {}
-    ds = _read_pass(input_dir, with_file, io).map_batches(_keep_live, batch_format="pyarrow")
+    read_io, write_io = io_task_args() if any(kind != "tasks" for _, kind in segments) else ({}, {})
+    ds = _read_pass(input_dir, with_file, read_io).map_batches(_keep_live, batch_format="pyarrow")
     for segment, kind in segments:
         kwargs = [steps[i] for i in segment]
         if kind == "gpu":  # one GPU per actor, as many actors as the cluster has GPUs
@@ -207,8 +207,7 @@ def _run_steps(
             ds = ds.map_batches(run_stateless_chain, fn_kwargs={"steps": kwargs}, **common)
     if with_file:
         ds = ds.map_batches(_drop_file, batch_format="pyarrow")
-    write = {"concurrency": io["concurrency"], "ray_remote_args": {"num_cpus": 0}} if io else {}
-    ds.write_parquet(str(out_dir), **write)
+    ds.write_parquet(str(out_dir), **write_io)
     return {key: metrics for key, (_, metrics) in prepared.items() if metrics}
 
 
