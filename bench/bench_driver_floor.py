@@ -24,10 +24,9 @@ import json
 import platform
 import subprocess
 import sys
-import tempfile
 
 CASE = r"""
-import json, os, resource, sys, tempfile, time
+import json, resource, sys, tempfile, time
 import ray
 blocks, sleep_s, bars = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1"
 ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
@@ -50,12 +49,14 @@ if blocks == 0:
     time.sleep(3)
     c0, t0 = usage()
     time.sleep(20)
+    c1, t1 = usage()
 else:
     ds = ray.data.range(blocks * 1000, override_num_blocks=blocks).map_batches(tag, batch_size=None)
     ds = ds.map_batches(Work, concurrency=2, batch_size=None, num_cpus=1)
-    c0, t0 = usage()
-    ds.write_parquet(tempfile.mkdtemp())
-c1, t1 = usage()
+    with tempfile.TemporaryDirectory() as out:
+        c0, t0 = usage()
+        ds.write_parquet(out)
+        c1, t1 = usage()
 print(json.dumps({"cpu_s": c1 - c0, "wall_s": t1 - t0}))
 """
 
@@ -68,10 +69,8 @@ CASES = [  # name, blocks, seconds per block, progress bars
 
 
 def run_case(blocks: int, sleep_s: float, bars: bool) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(CASE)
     out = subprocess.run(
-        [sys.executable, f.name, str(blocks), str(sleep_s), "1" if bars else "0"],
+        [sys.executable, "-c", CASE, str(blocks), str(sleep_s), "1" if bars else "0"],
         capture_output=True,
         text=True,
         check=True,

@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scale_corpus import SHARES, build  # noqa: E402
 
+from prep.pipeline.driver_usage import vmhwm_mb  # noqa: E402
+
 PORT = 6391
 
 
@@ -62,7 +64,7 @@ class Watch(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.proc = psutil.Process(pid)
-        self.driver_peak = 0
+        self.driver_peak = 0.0  # MiB
         self.driver_cpu = 0.0
         self.worker_peak = 0
         self.worker_name = ""
@@ -71,12 +73,10 @@ class Watch(threading.Thread):
     def run(self) -> None:
         while not self.stop:
             try:
-                status = Path(f"/proc/{self.proc.pid}/status").read_text()
-                hwm = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
-                self.driver_peak = max(self.driver_peak, hwm)
+                self.driver_peak = max(self.driver_peak, vmhwm_mb(self.proc.pid) or 0.0)
                 t = self.proc.cpu_times()
                 self.driver_cpu = t.user + t.system
-            except (psutil.Error, OSError, AttributeError):
+            except psutil.Error:
                 pass
             for p in psutil.process_iter(["cmdline", "memory_info"]):
                 cmd = p.info["cmdline"] or []
@@ -148,7 +148,7 @@ def run_one(n_docs: int, root: Path, sample: Path) -> dict:
         "bytes": stats["stages"][0]["in"]["bytes"],
         "wall_s": round(wall, 1),
         "driver_cpu_s": round(watch.driver_cpu, 1),
-        "driver_peak_rss_mb": round(watch.driver_peak / 2**20),
+        "driver_peak_rss_mb": round(watch.driver_peak),
         "worker_peak_rss_mb": round(watch.worker_peak / 2**20),
         "worker_peak_process": watch.worker_name,
         "spilled_mb": spilled >> 20,

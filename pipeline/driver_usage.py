@@ -19,18 +19,22 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-_STATUS = Path("/proc/self/status")
+
+def vmhwm_mb(pid: int | str = "self") -> float | None:
+    """A process's own peak resident set in MiB (VmHWM, from /proc: Linux); None without it."""
+    try:
+        m = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(m.group(1)) / 1024 if m else None
 
 
 def peak_rss_mb() -> float:
     """This process's own peak resident set in MiB: VmHWM where /proc has it (Linux), else
     ru_maxrss (macOS reports it in bytes, the BSDs in KiB; it may include a parent's peak)."""
-    try:
-        m = re.search(r"^VmHWM:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
-    except OSError:
-        m = None
-    if m:
-        return int(m.group(1)) / 1024
+    hwm = vmhwm_mb()
+    if hwm is not None:
+        return hwm
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024
 
